@@ -1,0 +1,155 @@
+"""The one configuration: which parameter groups each node owns, and YAML loading.
+
+``config/train.yaml`` is laid out as a ROS 2 parameter file, so ``ros2 launch`` can
+hand it to the nodes unchanged, and the in-process trainer reads the same file:
+
+    massage_sim:
+      ros__parameters:
+        sim: {...}        # SimNodeConfig
+        env: {...}        # EnvConfig
+    td3_agent:
+      ros__parameters:
+        agent: {...}      # AgentNodeConfig
+        td3: {...}        # TD3Config
+        exploration: {...}
+        train: {...}      # TrainConfig
+
+In ROS the nested keys become dotted parameter names (``env.target_force_n``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.params import from_dict, param, to_dict
+from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
+from massage_td3_ros.training.config import TrainConfig
+
+PACKAGE = "massage_td3_ros"
+
+
+@dataclass(frozen=True)
+class SimNodeConfig:
+    """How the simulation node drives the env and talks to the agent."""
+
+    mode: str = param("lockstep", "lockstep: one control step per received action; "
+                      "realtime: step at a fixed rate holding the last action.",
+                      choices=("lockstep", "realtime"))
+    action_timeout_s: float = param(
+        1.0, "Lockstep: seconds to wait for an action before holding the last one "
+        "(and warning).", 0.01, 60.0)
+    seed: int = param(0, "Seed of the env's first reset.", 0, 2**31 - 1)
+    gui: bool = param(False, "Open the PyBullet GUI (needs a display).")
+    frame_id: str = param("world", "Frame of every stamped message (the PyBullet "
+                          "world frame: z up, metres).")
+
+
+@dataclass(frozen=True)
+class AgentNodeConfig:
+    """What the agent node does with the states it receives."""
+
+    mode: str = param("train", "train: explore and learn online; eval: act "
+                      "deterministically from a checkpoint, no updates.",
+                      choices=("train", "eval"))
+    checkpoint: str = param("", "eval: checkpoint file to load; train: resume from "
+                            "this file instead of the run's latest (empty: latest).")
+    background_updates: bool = param(
+        False, "Run gradient updates on a worker thread so the state-to-action time "
+        "does not depend on training (use with the sim's realtime mode).")
+
+
+# Which groups each node reads, under its node name.
+NODE_GROUPS: dict[str, dict[str, type]] = {
+    "massage_sim": {"sim": SimNodeConfig, "env": EnvConfig},
+    "td3_agent": {"agent": AgentNodeConfig, "td3": TD3Config,
+                  "exploration": ExplorationConfig, "train": TrainConfig},
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every parameter group of the package, with defaults."""
+
+    sim: SimNodeConfig = dataclasses.field(default_factory=SimNodeConfig)
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    agent: AgentNodeConfig = dataclasses.field(default_factory=AgentNodeConfig)
+    td3: TD3Config = dataclasses.field(default_factory=TD3Config)
+    exploration: ExplorationConfig = dataclasses.field(default_factory=ExplorationConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def replace(self, **groups: Mapping[str, Any]) -> "Config":
+        """A copy with some fields of some groups changed, validated."""
+        changed = {}
+        for name, values in groups.items():
+            current = to_dict(getattr(self, name))
+            current.update(values)
+            changed[name] = from_dict(type(getattr(self, name)), current)
+        return dataclasses.replace(self, **changed)
+
+
+def default_config_path() -> Path:
+    """config/train.yaml as installed (ament share dir) or in this checkout."""
+    try:
+        from ament_index_python.packages import (PackageNotFoundError,
+                                                 get_package_share_directory)
+        try:
+            path = Path(get_package_share_directory(PACKAGE)) / "config" / "train.yaml"
+            if path.is_file():
+                return path
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    path = Path(__file__).resolve().parents[1] / "config" / "train.yaml"
+    if path.is_file():
+        return path
+    raise FileNotFoundError(
+        "config/train.yaml not found: pass --config, or install the package with "
+        "colcon / pip install -e from a checkout")
+
+
+def config_from_dict(document: Mapping[str, Any]) -> Config:
+    """Build a Config from a parsed ROS-style parameter file (see module doc)."""
+    if not isinstance(document, Mapping):
+        raise ValueError("config: expected a mapping of node names at the top level")
+    unknown_nodes = sorted(set(document) - set(NODE_GROUPS))
+    if unknown_nodes:
+        raise ValueError(f"config: unknown node(s) {unknown_nodes}; known: {sorted(NODE_GROUPS)}")
+    groups = {}
+    for node, node_groups in NODE_GROUPS.items():
+        section = document.get(node) or {}
+        params = section.get("ros__parameters", {}) if isinstance(section, Mapping) else None
+        if not isinstance(params, Mapping):
+            raise ValueError(f"config: {node}.ros__parameters must be a mapping")
+        unknown = sorted(set(params) - set(node_groups))
+        if unknown:
+            raise ValueError(f"config: {node}: unknown group(s) {unknown}; "
+                             f"known: {sorted(node_groups)}")
+        for group, cls in node_groups.items():
+            groups[group] = from_dict(cls, params.get(group))
+    return Config(**groups)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a config file (default: the package's train.yaml)."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    try:
+        return config_from_dict(document)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The ROS-style parameter document for a Config (inverse of config_from_dict)."""
+    return {node: {"ros__parameters": {g: to_dict(getattr(config, g)) for g in groups}}
+            for node, groups in NODE_GROUPS.items()}
