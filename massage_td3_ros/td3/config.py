@@ -1,0 +1,52 @@
+"""TD3 hyper-parameters and exploration settings (defaults from Fujimoto et al. 2018)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from massage_td3_ros.params import param
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """Networks, optimisers and the TD3 update rule."""
+
+    actor_hidden: tuple[int, ...] = param(
+        (400, 300), "Hidden layer widths of the actor.", 1, 4096)
+    critic_hidden: tuple[int, ...] = param(
+        (400, 300), "Hidden layer widths of each of the two Q networks.", 1, 4096)
+    lr_actor: float = param(3e-4, "Adam learning rate of the actor.", 1e-7, 1.0)
+    lr_critic: float = param(3e-4, "Adam learning rate of the critics.", 1e-7, 1.0)
+    batch_size: int = param(256, "Transitions per gradient update.", 1, 65536)
+    gamma: float = param(0.99, "Discount factor.", 0.0, 1.0)
+    tau: float = param(0.005, "Polyak factor of the soft target updates "
+                       "(target <- tau * online + (1 - tau) * target).", 0.0, 1.0)
+    policy_noise: float = param(0.2, "Std of the Gaussian noise added to the target "
+                                "action (target-policy smoothing), in action units.", 0.0, 10.0)
+    noise_clip: float = param(0.5, "Clip of the target-policy smoothing noise.", 0.0, 10.0)
+    policy_freq: int = param(2, "Critic updates per actor and target update.", 1, 1000)
+    max_action: float = param(1.0, "Actions lie in [-max_action, max_action].", 1e-6, 1e6)
+    device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
+    torch_threads: int = param(0, "torch.set_num_threads (0: leave torch's default).", 0, 256)
+
+
+@dataclass(frozen=True)
+class ExplorationConfig:
+    """How training actions depart from the policy (each part can be switched off)."""
+
+    gaussian: bool = param(True, "Add Gaussian noise to the policy's action.")
+    noise_std: float = param(0.1, "Std of the Gaussian exploration noise, as a fraction "
+                             "of max_action.", 0.0, 10.0)
+    smoothing: bool = param(True, "Blend each action with the previous one "
+                            "(exponential smoothing, as the seed does).")
+    smoothing_factor: float = param(0.8, "Weight of the previous action in the blend "
+                                    "(the seed: 0.8 previous + 0.2 new).", 0.0, 1.0)
+    oscillation: bool = param(True, "Add a sinusoidal offset on the first action axis "
+                              "to sweep the tool back and forth.")
+    oscillation_amplitude: float = param(0.3, "Amplitude of the oscillation, in action "
+                                         "units.", 0.0, 10.0)
+    oscillation_period_steps: int = param(50, "Period of the oscillation in control steps.",
+                                          1, 1_000_000)
+    oscillation_decay_steps: int = param(
+        0, "Env steps over which the oscillation amplitude decays linearly to 0 "
+        "(0: no decay).", 0, 100_000_000)
