@@ -38,9 +38,11 @@ setup(
     maintainer_email="maintainers@massage-td3-ros.org",
     description="Online TD3 learning of pressure-controlled back massage with a robot arm, as ROS 2 nodes over a PyBullet scene.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
+            "massage_sim = massage_td3_ros.ros.sim_node:main",
+            "td3_agent = massage_td3_ros.ros.agent_node:main",
+            "massage-td3 = massage_td3_ros.cli:main",
         ],
     },
 )

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import yaml
 
 from massage_td3_ros.env.config import EnvConfig
-from massage_td3_ros.params import from_dict, param, to_dict
+from massage_td3_ros.params import describe, from_dict, param, to_dict
 from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.training.config import TrainConfig
 
@@ -153,3 +153,27 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     """The ROS-style parameter document for a Config (inverse of config_from_dict)."""
     return {node: {"ros__parameters": {g: to_dict(getattr(config, g)) for g in groups}}
             for node, groups in NODE_GROUPS.items()}
+
+
+def render_yaml(config: Config | None = None) -> str:
+    """config/train.yaml text for a Config, each parameter preceded by its description."""
+    config = config or Config()
+    lines = ["# massage_td3_ros parameters: one file for both ROS nodes and the in-process",
+             "# trainer. Generated from the parameter declarations (python -m",
+             "# massage_td3_ros.config > config/train.yaml); test_config.py keeps them equal."]
+    for node, groups in NODE_GROUPS.items():
+        lines += [f"{node}:", "  ros__parameters:"]
+        for group_name in groups:
+            group = getattr(config, group_name)
+            lines.append(f"    {group_name}:")
+            values = to_dict(group)
+            for field in dataclasses.fields(group):
+                lines.append(f"      # {describe(field)}")
+                dumped = yaml.safe_dump({field.name: values[field.name]},
+                                        default_flow_style=True, width=1000).strip()
+                lines.append(f"      {dumped[1:-1]}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_yaml(), end="")

@@ -15,13 +15,17 @@ fi
 
 echo "[setup] creating $venv"
 [[ -x "$venv/bin/python" ]] || "$py" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" --upgrade pip setuptools wheel
+pip_install() {
+  # The machine's pip config lists extra local indexes that may be absent; hide that noise.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+pip_install --upgrade pip setuptools wheel
 # torch first, pinned: the CPU build lies on the machine; a bare 'torch'
 # requirement would pull several GB of CUDA wheels.
-"${pip[@]}" torch==2.13.0
-"${pip[@]}" -r "$root/requirements-ros.txt"
-"${pip[@]}" -r "$root/requirements-dev.txt"
-"${pip[@]}" -e "$root[all]"
+pip_install torch==2.13.0
+pip_install -r "$root/requirements-ros.txt"
+pip_install -r "$root/requirements-dev.txt"
+pip_install -e "$root[all]"
 echo "$want" > "$stamp"
 echo "[setup] done"

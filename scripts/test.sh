@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up the checkout if needed (scripts/setup.sh) and runs the whole test suite.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k env
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+cd "$root"
+# Tests that start ROS nodes stay on loopback; conftest.py picks a run-unique domain id.
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export MPLBACKEND=Agg
+exec "$root/.venv/bin/python" -m pytest test "$@"
