@@ -1,0 +1,161 @@
+"""EnvConfig: every number of the massage env, with its default, in one place.
+
+Imported by the package config and the ROS nodes, so it must stay light: no
+PyBullet, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from massage_td3_ros.params import param
+
+STROKES = ("along_spine", "across_back", "random")
+DIRECTIONS = ("forward", "reverse")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Parameters of MassageEnv (scene, control, strokes, reward, randomisation)."""
+
+    # --- timing -----------------------------------------------------------------
+    control_hz: float = param(30.0, "Actions per second (control rate).", 1.0, 240.0)
+    physics_hz: float = param(240.0, "Physics steps per second; must be a whole multiple "
+                              "of control_hz.", 60.0, 2000.0)
+    episode_time_s: float = param(20.0, "Episode time limit; reaching it truncates the "
+                                  "episode (not a terminal state).", 0.1, 3600.0)
+    solver_iterations: int = param(30, "Constraint-solver iterations per physics step.",
+                                   5, 200)
+
+    # --- pressure ---------------------------------------------------------------
+    target_force_n: float = param(20.0, "Target net normal force of the tool on the back "
+                                  "(the person's preferred pressure).", 0.0, 60.0)
+    force_band_n: float = param(5.0, "Half-width of the comfortable band around the "
+                                "target force.", 0.1, 30.0)
+    safety_force_limit_n: float = param(45.0, "Hard safety limit: a force above it ends the "
+                                        "episode as unsafe.", 1.0, 200.0)
+
+    # --- action -----------------------------------------------------------------
+    action_scale_m: float = param(0.03, "Largest correction of the tool target per axis "
+                                  "(action 1.0) relative to the path point.", 0.001, 0.1)
+    nominal_indentation_m: float = param(
+        0.004, "Depth below the touching height at which the path places the tool "
+        "centre for a zero action.", 0.0, 0.03)
+    max_indentation_m: float = param(
+        0.025, "Commanded targets deeper than this below the touching height (along "
+        "the surface normal) are moved back up to it.", 0.0, 0.1)
+
+    # --- tissue and tool --------------------------------------------------------
+    tissue_stiffness_n_per_m: float = param(2000.0, "Contact stiffness of the body's "
+                                            "soft tissue (2000 N/m = 2 N/mm).", 100.0, 1.0e5)
+    tissue_damping_n_s_per_m: float = param(150.0, "Contact damping of the soft tissue.",
+                                            1.0, 1.0e4)
+    tool_radius_m: float = param(0.035, "Radius of the spherical massage tool.", 0.01, 0.08)
+    tool_mass_kg: float = param(0.3, "Mass of the massage tool.", 0.01, 5.0)
+
+    # --- arm --------------------------------------------------------------------
+    arm: str = param("kuka_iiwa", "Arm model from pybullet_data.", choices=("kuka_iiwa",))
+    arm_position_gain: float = param(0.3, "Joint position-control gain (PyBullet "
+                                     "positionGain).", 0.01, 1.0)
+    arm_velocity_gain: float = param(1.0, "Joint position-control velocity gain (PyBullet "
+                                     "velocityGain).", 0.0, 2.0)
+    arm_force_scale: float = param(1.0, "Scale on the arm's rated joint torques used as "
+                                   "motor force limits.", 0.1, 5.0)
+    ik_iterations: int = param(8, "Inverse-kinematics iterations per control step (the "
+                               "previous solution is the start, so few are needed).", 1, 200)
+    arm_lateral_offset_m: float = param(0.62, "Distance of the arm base from the body's "
+                                        "midline (beside the table).", 0.3, 1.2)
+
+    # --- body and table ---------------------------------------------------------
+    body_height_m: float = param(1.75, "Standing height of the person.", 1.4, 2.1)
+    body_mass_kg: float = param(75.0, "Mass of the person.", 40.0, 150.0)
+    table_height_m: float = param(0.7, "Height of the massage-table top.", 0.4, 1.0)
+
+    # --- strokes ----------------------------------------------------------------
+    stroke: str = param("along_spine", "Massage path: along the spine (beside it) or "
+                        "across the back; random picks one per episode.", choices=STROKES)
+    stroke_direction: str = param("forward", "forward: start at the lower back (along) or "
+                                  "the near side (across); reverse: the other end.",
+                                  choices=DIRECTIONS)
+    stroke_speed_m_s: float = param(0.05, "Speed of the path point along the stroke.",
+                                    0.005, 0.5)
+    kneading_amplitude_m: float = param(0.01, "Amplitude of the sideways sinusoidal "
+                                        "kneading on the stroke.", 0.0, 0.05)
+    kneading_frequency_hz: float = param(0.5, "Frequency of the kneading modulation.",
+                                         0.0, 5.0)
+    spine_offset_m: float = param(0.05, "Sideways offset of the along-spine stroke from "
+                                  "the spine (on the paraspinal muscles).", 0.0, 0.12)
+    preview_spacing_steps: int = param(5, "Control steps between the path points "
+                                       "previewed in the observation.", 1, 60)
+    contact_grace_s: float = param(0.5, "Time at the start of an episode during which "
+                                   "having no contact is not penalised.", 0.0, 10.0)
+
+    # --- reward -----------------------------------------------------------------
+    reward_force_weight: float = param(1.0, "Weight of the force-band term (1 inside the "
+                                       "band, falling off linearly outside).", 0.0, 100.0)
+    reward_force_falloff_n: float = param(15.0, "Force error beyond the band at which the "
+                                          "force-band term has fallen from 1 to 0.", 0.1, 100.0)
+    reward_wrong_link_weight: float = param(1.0, "Penalty per step of contact between an "
+                                            "arm link other than the tool and the body.",
+                                            0.0, 100.0)
+    reward_contact_lost_weight: float = param(0.5, "Penalty per step without tool contact "
+                                              "after the grace time.", 0.0, 100.0)
+    reward_lateral_weight: float = param(0.5, "Weight of the sideways path-error penalty.",
+                                         0.0, 100.0)
+    reward_lateral_scale_m: float = param(0.03, "Sideways path error giving a lateral "
+                                          "penalty equal to its weight (quadratic).",
+                                          0.001, 1.0)
+    reward_action_rate_weight: float = param(0.1, "Weight of the jerky-action penalty "
+                                             "(mean squared action change).", 0.0, 100.0)
+    reward_unsafe_penalty: float = param(100.0, "Penalty on the step that exceeds the "
+                                         "safety force limit (ends the episode).", 0.0, 1.0e4)
+
+    # --- randomisation ----------------------------------------------------------
+    randomize: bool = param(False, "Draw body, path, tissue and target-force values from "
+                            "the ranges below at each reset (seeded); otherwise every "
+                            "episode starts from the same fixed state.")
+    rand_body_offset_m: float = param(0.03, "Largest body offset along and across the "
+                                      "table.", 0.0, 0.1)
+    rand_body_scale: tuple = param((0.92, 1.08), "Range of the body-size scale.", 0.7, 1.3)
+    rand_body_mass_kg: tuple = param((55.0, 100.0), "Range of the body mass.", 40.0, 150.0)
+    rand_kneading_amplitude_m: tuple = param((0.0, 0.02), "Range of the kneading "
+                                             "amplitude.", 0.0, 0.05)
+    rand_kneading_frequency_hz: tuple = param((0.2, 1.0), "Range of the kneading "
+                                              "frequency.", 0.0, 5.0)
+    rand_tissue_stiffness_n_per_m: tuple = param((1000.0, 3000.0), "Range of the tissue "
+                                                 "stiffness.", 100.0, 1.0e5)
+    rand_target_force_n: tuple = param((8.0, 30.0), "Range of the target force.", 0.0, 60.0)
+
+    # --- rendering --------------------------------------------------------------
+    render_width: int = param(320, "Width of rgb_array frames.", 16, 4096)
+    render_height: int = param(240, "Height of rgb_array frames.", 16, 4096)
+
+    @property
+    def substeps(self) -> int:
+        """Physics steps per control step."""
+        return int(round(self.physics_hz / self.control_hz))
+
+    @property
+    def control_dt_s(self) -> float:
+        """Control period [s]."""
+        return 1.0 / self.control_hz
+
+    @property
+    def max_episode_steps(self) -> int:
+        """Control steps until the episode is truncated."""
+        return int(round(self.episode_time_s * self.control_hz))
+
+    def check(self) -> None:
+        """Raise ValueError for combinations the per-field ranges cannot express."""
+        ratio = self.physics_hz / self.control_hz
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(f"EnvConfig: physics_hz ({self.physics_hz}) must be a whole "
+                             f"multiple of control_hz ({self.control_hz})")
+        for name in ("rand_body_scale", "rand_body_mass_kg", "rand_kneading_amplitude_m",
+                     "rand_kneading_frequency_hz", "rand_tissue_stiffness_n_per_m",
+                     "rand_target_force_n"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"EnvConfig.{name}={(low, high)}: low above high")
+        if self.max_indentation_m < self.nominal_indentation_m:
+            raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
