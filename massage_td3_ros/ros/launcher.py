@@ -1,0 +1,146 @@
+"""`massage-td3 launch`: run massage_sim and td3_agent without the ros2 command-line tools.
+
+Each node runs in its own child process, started exactly as launch_ros would start it
+(``python -m massage_td3_ros.ros.<node> --ros-args --params-file <yaml> -p name:=value``),
+so both paths read the same parameter file with the same ROS machinery. The launcher
+keeps DDS on loopback, picks a run-unique ROS_DOMAIN_ID unless one is set, forwards
+Ctrl-C / SIGTERM to the nodes and returns when the agent has finished its budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from massage_td3_ros.config import default_config_path, load_config
+
+LOG = logging.getLogger(__name__)
+SHUTDOWN_GRACE_S = 20.0  # the agent may be writing its final checkpoint
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `massage-td3 launch` options (the same ones cli.py defines)."""
+    parser.add_argument("--config", default=None, help="parameter file (default: "
+                        "the package's config/train.yaml)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps to train for (default: train.total_steps)")
+    parser.add_argument("--out", default=None, help="run folder (default: under train.run_dir)")
+    parser.add_argument("--device", default=None, help="torch device: cpu or cuda")
+    parser.add_argument("--gui", action="store_true", help="open the PyBullet GUI")
+    parser.add_argument("--mode", choices=("train", "eval"), default=None,
+                        help="agent mode (default: config)")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint to load (eval) or resume")
+
+
+def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the nodes: loopback discovery and a run-unique domain id."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _ros_literal(value: Any) -> str:
+    """A value as `-p name:=value` text, parsed back to the same type by rcl's YAML parser."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def node_command(module: str, params_file: Path, overrides: dict[str, Any]) -> list[str]:
+    """The command line of one node process."""
+    command = [sys.executable, "-m", f"massage_td3_ros.ros.{module}", "--ros-args",
+               "--params-file", str(params_file)]
+    for name, value in overrides.items():
+        command += ["-p", f"{name}:={_ros_literal(value)}"]
+    return command
+
+
+def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(sim overrides, agent overrides) for the options the user gave."""
+    sim: dict[str, Any] = {}
+    agent: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        sim["sim.seed"] = agent["train.seed"] = int(args.seed)
+    if getattr(args, "gui", False):
+        sim["sim.gui"] = True
+    if getattr(args, "steps", None) is not None:
+        agent["train.total_steps"] = int(args.steps)
+    if getattr(args, "device", None):
+        agent["td3.device"] = args.device
+    if getattr(args, "mode", None):
+        agent["agent.mode"] = args.mode
+    if getattr(args, "checkpoint", None):
+        agent["agent.checkpoint"] = str(Path(args.checkpoint).resolve())
+    if getattr(args, "out", None):
+        agent["run_folder"] = str(Path(args.out).resolve())
+    return sim, agent
+
+
+def _stop(process: subprocess.Popen, grace_s: float) -> int:
+    """SIGINT (as Ctrl-C would), then SIGTERM, then SIGKILL; the exit code."""
+    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if process.poll() is not None:
+            break
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            LOG.warning("pid %d ignored %s", process.pid, sig.name)
+    return process.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start both nodes, wait for the agent to finish, stop the sim; the agent's exit code."""
+    params_file = Path(args.config).resolve() if args.config else default_config_path()
+    load_config(params_file)  # fail here, with the file's name, on a bad parameter
+    sim_overrides, agent_overrides = overrides_from_args(args)
+    env = ros_environment()
+    LOG.info("ROS_DOMAIN_ID=%s, discovery %s, parameters %s", env["ROS_DOMAIN_ID"],
+             env["ROS_AUTOMATIC_DISCOVERY_RANGE"], params_file)
+    # Own process groups: a terminal's Ctrl-C reaches only us, and we forward exactly one.
+    sim = subprocess.Popen(node_command("sim_node", params_file, sim_overrides), env=env,
+                           start_new_session=True)
+    agent = subprocess.Popen(node_command("agent_node", params_file, agent_overrides),
+                             env=env, start_new_session=True)
+    previous_term = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        while agent.poll() is None and sim.poll() is None:
+            time.sleep(0.2)
+        if agent.poll() is None:
+            LOG.error("massage_sim exited with code %s; stopping the agent", sim.returncode)
+            _stop(agent, SHUTDOWN_GRACE_S)
+            return sim.returncode or 1
+        _stop(sim, 5.0)
+        return agent.returncode
+    except KeyboardInterrupt:
+        LOG.info("interrupted: stopping the nodes (the agent saves a checkpoint)")
+        _stop(agent, SHUTDOWN_GRACE_S)
+        _stop(sim, 5.0)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        for process in (agent, sim):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+run_launch = run
