@@ -1,0 +1,119 @@
+"""TD3 (Fujimoto et al. 2018): twin critics, target-policy smoothing, delayed actor."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from massage_td3_ros.td3.config import TD3Config
+from massage_td3_ros.td3.networks import Actor, Critic
+from massage_td3_ros.td3.replay_buffer import Batch
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name``; a clear error when CUDA is asked for but absent."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("td3.device is 'cuda' but torch sees no CUDA device "
+                           "(CPU-only torch build or no GPU); set td3.device: cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def polyak_update(sources: Iterable[torch.Tensor], targets: Iterable[torch.Tensor],
+                  tau: float) -> None:
+    """In place: target <- tau * source + (1 - tau) * target, tensor by tensor."""
+    for source, target in zip(sources, targets, strict=True):
+        target.mul_(1.0 - tau).add_(source, alpha=tau)
+
+
+def target_action(actor_target: torch.nn.Module, next_obs: torch.Tensor,
+                  policy_noise: float, noise_clip: float, max_action: float) -> torch.Tensor:
+    """Target-policy smoothing: target actor's action plus clipped Gaussian noise."""
+    action = actor_target(next_obs)
+    noise = (torch.randn_like(action) * policy_noise).clamp(-noise_clip, noise_clip)
+    return (action + noise).clamp(-max_action, max_action)
+
+
+class TD3:
+    """Actor, twin critics, their target copies and optimisers; knows nothing of envs."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: TD3Config | None = None) -> None:
+        self.config = config or TD3Config()
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self.device = resolve_device(self.config.device)
+        cfg = self.config
+        self.actor = Actor(obs_dim, act_dim, cfg.actor_hidden, cfg.max_action).to(self.device)
+        self.critic = Critic(obs_dim, act_dim, cfg.critic_hidden).to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr_actor)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic)
+        self.critic_updates = 0
+        self.actor_updates = 0
+
+    @torch.no_grad()
+    def select_action(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic policy's action for one observation, float32 (act_dim,)."""
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        return self.actor(obs_t.unsqueeze(0))[0].cpu().numpy()
+
+    def train(self, batch: Batch) -> dict[str, float]:
+        """One critic update; every ``policy_freq``-th call also the actor and targets.
+
+        Returns critic_loss and q_mean, plus actor_loss when the actor was updated.
+        """
+        cfg = self.config
+        with torch.no_grad():
+            next_action = target_action(self.actor_target, batch.next_obs, cfg.policy_noise,
+                                        cfg.noise_clip, cfg.max_action)
+            q1_next, q2_next = self.critic_target(batch.next_obs, next_action)
+            # Only a true termination stops bootstrapping; a time-limit cut does not.
+            target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * torch.min(
+                q1_next, q2_next)
+        q1, q2 = self.critic(batch.obs, batch.action)
+        critic_loss = functional.mse_loss(q1, target_q) + functional.mse_loss(q2, target_q)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        self.critic_updates += 1
+        losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
+
+        if self.critic_updates % cfg.policy_freq == 0:
+            actor_loss = -self.critic.q1_value(batch.obs, self.actor(batch.obs)).mean()
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            self.actor_updates += 1
+            polyak_update(self.critic.parameters(), self.critic_target.parameters(), cfg.tau)
+            polyak_update(self.actor.parameters(), self.actor_target.parameters(), cfg.tau)
+            losses["actor_loss"] = actor_loss.item()
+        return losses
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training: networks, targets, optimisers, counters."""
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "critic_updates": self.critic_updates,
+            "actor_updates": self.actor_updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (strict: every tensor must match)."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.actor_target.load_state_dict(state["actor_target"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.critic_updates = int(state["critic_updates"])
+        self.actor_updates = int(state["actor_updates"])
