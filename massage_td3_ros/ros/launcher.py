@@ -86,7 +86,7 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     if getattr(args, "checkpoint", None):
         agent["agent.checkpoint"] = str(Path(args.checkpoint).resolve())
     if getattr(args, "out", None):
-        agent["run_folder"] = str(Path(args.out).resolve())
+        agent["agent.run_folder"] = str(Path(args.out).resolve())
     return sim, agent
 
 

@@ -4,8 +4,12 @@ The message is a ``std_msgs/Float64MultiArray`` whose ``layout.dim`` entries are
 consecutive labelled segments of ``data`` (label = field, size = its length,
 stride = the segment's offset in ``data``), in this order::
 
-    stamp_sec, stamp_nanosec, episode, step, first, terminated, truncated, reward,
+    stamp_sec, stamp_nanosec, episode, step, first, terminated, truncated, held, reward,
     obs (obs_dim values), info.<key> (one per STEP_INFO_KEYS entry)
+
+``held`` is 1 when the step that produced this state applied a held action (a lockstep
+timeout, or realtime mode without a fresh reply) instead of the reply to the previous
+state: the agent must not store that step as a transition of its own action.
 
 The stamp is the one every stamped message of that control step carries; the agent
 echoes it in its ``/massage/action``. float64 holds every counter exactly (< 2**53).
@@ -23,7 +27,7 @@ from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 HEADER_LABELS: tuple[str, ...] = (
     "stamp_sec", "stamp_nanosec", "episode", "step", "first", "terminated", "truncated",
-    "reward")
+    "held", "reward")
 
 
 @dataclass
@@ -37,6 +41,7 @@ class StateMessage:
     first: bool
     terminated: bool
     truncated: bool
+    held: bool
     reward: float
     obs: np.ndarray
     info: dict[str, float] = field(default_factory=dict)
@@ -85,7 +90,7 @@ class StateCodec:
         return dims
 
     def encode(self, *, stamp_sec: int, stamp_nanosec: int, episode: int, step: int,
-               first: bool, terminated: bool, truncated: bool, reward: float,
+               first: bool, terminated: bool, truncated: bool, held: bool, reward: float,
                obs: np.ndarray, info: Mapping[str, float]) -> Float64MultiArray:
         """One state message; raises ValueError on a wrong obs size or missing info key."""
         obs = np.asarray(obs, dtype=np.float64).reshape(-1)
@@ -95,7 +100,7 @@ class StateCodec:
         if missing:
             raise ValueError(f"state: info lacks {missing}; expected keys {self.info_keys}")
         header = [stamp_sec, stamp_nanosec, episode, step, float(first), float(terminated),
-                  float(truncated), reward]
+                  float(truncated), float(held), reward]
         data = np.empty(self.length, dtype=np.float64)
         data[:self._obs_start] = header
         data[self._obs_start:self._info_start] = obs
@@ -122,7 +127,8 @@ class StateCodec:
         return StateMessage(
             stamp_sec=int(header[0]), stamp_nanosec=int(header[1]), episode=int(header[2]),
             step=int(header[3]), first=bool(header[4] > 0.5), terminated=bool(header[5] > 0.5),
-            truncated=bool(header[6] > 0.5), reward=float(header[7]),
+            truncated=bool(header[6] > 0.5), held=bool(header[7] > 0.5),
+            reward=float(header[8]),
             obs=data[self._obs_start:self._info_start].astype(np.float32),
             info={key: float(value)
                   for key, value in zip(self.info_keys, data[self._info_start:])})
