@@ -1,0 +1,80 @@
+"""What a learner checkpoint holds beyond the networks, and seeding."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from massage_td3_ros.td3.checkpoint import (
+    buffer_path,
+    capture_global_rng,
+    restore_global_rng,
+    save_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from massage_td3_ros.training.learner import OnlineLearner
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def write(learner: OnlineLearner, path: Path, with_buffer: bool) -> None:
+    """Checkpoint file (and the replay buffer beside it); caller holds the locks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "obs_dim": learner.obs_dim,
+        "act_dim": learner.act_dim,
+        "obs_labels": (None if learner.obs_layout is None
+                       else [[name, size] for name, size in learner.obs_layout]),
+        "config": learner.config_dict(),
+        "counters": learner.counters(),
+        "schedule": {
+            "best_score": None if math.isinf(learner.best_score) else learner.best_score,
+            "updates_due": learner._updates_due,
+            "eval_remaining": learner._eval_remaining,
+            "eval_returns": list(learner._eval_returns),
+        },
+        "rng": {
+            "global": capture_global_rng(),
+            "warmup": learner.rng.bit_generator.state,
+            "buffer": None if learner.buffer is None else learner.buffer.rng.bit_generator.state,
+        },
+        "exploration": learner.exploration.get_state(),
+        "buffer_file": buffer_path(path).name if with_buffer else None,
+    }
+    if with_buffer and learner.buffer is not None:
+        learner.buffer.save(buffer_path(path))
+    save_checkpoint(path, meta, learner.agent.state_dict())
+
+
+def restore(learner: OnlineLearner, meta: dict[str, Any], torch_rng: torch.Tensor) -> None:
+    """Counters, schedule and RNG states from a checkpoint's meta; caller holds the locks."""
+    counters = meta["counters"]
+    learner.env_steps = int(counters["env_steps"])
+    learner.episodes = int(counters["episodes"])
+    learner.eval_episodes = int(counters["eval_episodes"])
+    learner.updates = int(counters["updates"])
+    learner.gaps = int(counters["gaps"])
+    schedule = meta["schedule"]
+    best = schedule["best_score"]
+    learner.best_score = -math.inf if best is None else float(best)
+    learner._updates_due = float(schedule["updates_due"])
+    learner._eval_remaining = int(schedule["eval_remaining"])
+    learner._eval_returns = [float(v) for v in schedule["eval_returns"]]
+    rng = meta["rng"]
+    restore_global_rng(rng["global"])
+    learner.rng.bit_generator.state = rng["warmup"]
+    if learner.buffer is not None and rng["buffer"] is not None:
+        learner.buffer.rng.bit_generator.state = rng["buffer"]
+    learner.exploration.set_state(meta["exploration"])
+    torch.set_rng_state(torch_rng.cpu())

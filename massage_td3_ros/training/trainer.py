@@ -1,0 +1,151 @@
+"""In-process training: a gymnasium env feeding OnlineLearner, no ROS.
+
+It makes exactly the calls the ROS agent node makes (``on_state``, then ``update``
+after the action is chosen), so it is the reference the ROS loop is measured against.
+Actions are in [-1, 1] inside the learner and scaled to the env's box only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from massage_td3_ros.config import Config
+from massage_td3_ros.training.learner import OnlineLearner, StepState
+
+LOG = logging.getLogger("massage_td3_ros.training")
+MASSAGE_ENV_ID = "MassageEnv-v0"
+
+
+def make_env(env_id: str, config: Config) -> gym.Env:
+    """MassageEnv built from ``config.env``, or any registered gymnasium env."""
+    if env_id == MASSAGE_ENV_ID:
+        from massage_td3_ros.env.massage_env import MassageEnv
+        return MassageEnv(config.env)
+    return gym.make(env_id)
+
+
+def observation_layout(env: gym.Env) -> list[tuple[str, int]] | None:
+    """MassageEnv's labelled observation segments; None for other envs."""
+    if env.unwrapped.__class__.__name__ != "MassageEnv":
+        return None
+    from massage_td3_ros.env.observation import OBS_LAYOUT
+    return [(name, size) for name, size in OBS_LAYOUT]
+
+
+def action_scaler(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
+    """Maps an action in [-1, 1] to the env's action box."""
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+
+    def scale(action: np.ndarray) -> np.ndarray:
+        unit = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        return (low + 0.5 * (unit + 1.0) * (high - low)).astype(space.dtype)
+    return scale
+
+
+def episode_seed(seed: int, episode_index: int) -> int:
+    """The env reset seed of an episode: a resumed run replays the same episodes."""
+    return int(np.random.SeedSequence([seed, episode_index]).generate_state(1)[0])
+
+
+def _step_info(info: dict) -> dict[str, float]:
+    from massage_td3_ros.env.metrics import STEP_INFO_KEYS
+    return {key: float(info[key]) for key in STEP_INFO_KEYS if key in info}
+
+
+def run_loop(env: gym.Env, learner: OnlineLearner, total_steps: int, seed: int) -> None:
+    """Episodes until the learner has ``total_steps`` training steps (evals extra)."""
+    scale = action_scaler(env.action_space)
+    while learner.env_steps < total_steps:
+        episode = learner.episodes + learner.eval_episodes
+        obs, info = env.reset(seed=episode_seed(seed, episode))
+        state = StepState(obs=obs, episode=episode, step=0, first=True)
+        step = 0
+        while True:
+            action = learner.on_state(state)
+            if action is None or learner.env_steps >= total_steps:
+                break
+            learner.update()
+            obs, reward, terminated, truncated, info = env.step(scale(action))
+            step += 1
+            state = StepState(obs=obs, episode=episode, step=step, first=False,
+                              reward=float(reward), terminated=bool(terminated),
+                              truncated=bool(truncated), info=_step_info(info))
+
+
+def train(config: Config, steps: int | None = None, seed: int | None = None,
+          out: str | Path | None = None, env_id: str = MASSAGE_ENV_ID) -> Path:
+    """Train TD3 on ``env_id`` in this process; returns the run folder.
+
+    ``steps``/``seed`` override ``config.train.total_steps``/``seed``; ``out`` is the
+    run folder (default ``<train.run_dir>/<env_id>-seed<seed>``). A folder with a
+    ``latest`` checkpoint resumes from it (unless ``train.resume`` is false).
+    """
+    overrides = {}
+    if steps is not None:
+        overrides["total_steps"] = int(steps)
+    if seed is not None:
+        overrides["seed"] = int(seed)
+    if overrides:
+        config = config.replace(train=overrides)
+    train_cfg = config.train
+    run_dir = Path(out) if out is not None else (
+        Path(train_cfg.run_dir) / f"{env_id}-seed{train_cfg.seed}")
+    env = make_env(env_id, config)
+    try:
+        obs_dim = int(np.prod(env.observation_space.shape))
+        act_dim = int(np.prod(env.action_space.shape))
+        band_n = getattr(config.env, "force_band_n", None) if env_id == MASSAGE_ENV_ID else None
+        learner = OnlineLearner(obs_dim, act_dim, config.td3, config.exploration, train_cfg,
+                                run_dir, obs_labels=observation_layout(env), band_n=band_n)
+        LOG.info("training %s for %d steps in %s (starting at step %d)", env_id,
+                 train_cfg.total_steps, run_dir, learner.env_steps)
+        try:
+            run_loop(env, learner, train_cfg.total_steps, train_cfg.seed)
+        finally:
+            learner.close()
+    finally:
+        env.close()
+    return run_dir
+
+
+def evaluate(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int,
+             seed: int = 0) -> list[float]:
+    """Returns of ``episodes`` episodes of ``policy_fn`` (obs -> action in [-1, 1])."""
+    scale = action_scaler(env.action_space)
+    returns = []
+    for index in range(episodes):
+        obs, _ = env.reset(seed=episode_seed(seed + 10_000, index))
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(scale(policy_fn(obs)))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return returns
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``massage-td3 train``."""
+    parser.add_argument("--config", default=None, help="parameter file (default: the "
+                        "package's config/train.yaml)")
+    parser.add_argument("--steps", type=int, default=None, help="env steps to train for "
+                        "(overrides train.total_steps)")
+    parser.add_argument("--seed", type=int, default=None, help="overrides train.seed")
+    parser.add_argument("--out", default=None, help="run folder (default: "
+                        "<train.run_dir>/<env>-seed<seed>; resumes if it has a checkpoint)")
+    parser.add_argument("--env", default=MASSAGE_ENV_ID, help="gymnasium env id "
+                        f"(default {MASSAGE_ENV_ID}; e.g. Pendulum-v1 to check the learner)")
+
+
+def run_train(args: argparse.Namespace) -> Path:
+    """``massage-td3 train``: load the config, train, return the run folder."""
+    from massage_td3_ros.config import load_config
+
+    config = load_config(args.config)
+    return train(config, steps=args.steps, seed=args.seed, out=args.out, env_id=args.env)
