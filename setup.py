@@ -36,7 +36,8 @@ setup(
     zip_safe=True,
     maintainer="massage_td3_ros developers",
     maintainer_email="maintainers@massage-td3-ros.org",
-    description="Online TD3 learning of pressure-controlled back massage with a robot arm, as ROS 2 nodes over a PyBullet scene.",
+    description=("Online TD3 learning of pressure-controlled back massage with a robot "
+                 "arm, as ROS 2 nodes over a PyBullet scene."),
     license="Apache-2.0",
     entry_points={
         "console_scripts": [

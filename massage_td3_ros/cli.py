@@ -24,8 +24,15 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="environment steps to train for (default: train.total_steps)")
     parser.add_argument("--out", default=None,
-                        help="run folder for logs, plots and checkpoints (default: under train.run_dir)")
+                        help="run folder for logs, plots and checkpoints "
+                        "(default: under train.run_dir)")
     parser.add_argument("--device", default=None, help="torch device: cpu or cuda")
+
+
+def _add_train_in_process(parser: argparse.ArgumentParser) -> None:
+    _add_train(parser)
+    parser.add_argument("--env", default="MassageEnv-v0",
+                        help="gymnasium env id (e.g. Pendulum-v1 to check the learner)")
 
 
 def _add_launch(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +46,7 @@ def _add_launch(parser: argparse.ArgumentParser) -> None:
 # name -> (module with run(args) -> int, help text, argument definer)
 SUBCOMMANDS = {
     "train": ("massage_td3_ros.commands.train",
-              "train TD3 in-process on MassageEnv (no ROS)", _add_train),
+              "train TD3 in-process on MassageEnv (no ROS)", _add_train_in_process),
     "launch": ("massage_td3_ros.ros.launcher",
                "run the massage_sim and td3_agent ROS 2 nodes without the ros2 CLI",
                _add_launch),

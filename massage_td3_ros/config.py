@@ -20,9 +20,10 @@ In ROS the nested keys become dotted parameter names (``env.target_force_n``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -83,7 +84,7 @@ class Config:
     exploration: ExplorationConfig = dataclasses.field(default_factory=ExplorationConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    def replace(self, **groups: Mapping[str, Any]) -> "Config":
+    def replace(self, **groups: Mapping[str, Any]) -> Config:
         """A copy with some fields of some groups changed, validated."""
         changed = {}
         for name, values in groups.items():
@@ -96,13 +97,12 @@ class Config:
 def default_config_path() -> Path:
     """config/train.yaml as installed (ament share dir) or in this checkout."""
     try:
-        from ament_index_python.packages import (PackageNotFoundError,
-                                                 get_package_share_directory)
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
         try:
             path = Path(get_package_share_directory(PACKAGE)) / "config" / "train.yaml"
             if path.is_file():
                 return path
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # not installed, or no ament prefix set
             pass
     except ImportError:
         pass

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from massage_td3_ros.config import (Config, config_from_dict, config_to_dict, load_config,
-                                    render_yaml)
+from massage_td3_ros.config import (
+    Config,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    render_yaml,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
