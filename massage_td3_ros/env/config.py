@@ -41,14 +41,17 @@ class EnvConfig:
     nominal_indentation_m: float = param(
         0.004, "Depth below the touching height at which the path places the tool "
         "centre for a zero action.", 0.0, 0.03)
+    max_target_speed_m_s: float = param(
+        0.3, "Largest speed of the commanded tool target (a jump in the action is "
+        "spread over several steps, as a safety rate limit).", 0.01, 5.0)
     max_indentation_m: float = param(
-        0.025, "Commanded targets deeper than this below the touching height (along "
+        0.02, "Commanded targets deeper than this below the touching height (along "
         "the surface normal) are moved back up to it.", 0.0, 0.1)
 
     # --- tissue and tool --------------------------------------------------------
     tissue_stiffness_n_per_m: float = param(2000.0, "Contact stiffness of the body's "
                                             "soft tissue (2000 N/m = 2 N/mm).", 100.0, 1.0e5)
-    tissue_damping_n_s_per_m: float = param(150.0, "Contact damping of the soft tissue.",
+    tissue_damping_n_s_per_m: float = param(20.0, "Contact damping of the soft tissue.",
                                             1.0, 1.0e4)
     tool_radius_m: float = param(0.035, "Radius of the spherical massage tool.", 0.01, 0.08)
     tool_mass_kg: float = param(0.3, "Mass of the massage tool.", 0.01, 5.0)

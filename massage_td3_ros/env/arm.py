@@ -1,0 +1,167 @@
+"""The 7-DoF arm (KUKA LBR iiwa from pybullet_data) with a spherical massage tool.
+
+The tool is added as an extra link on a fixed joint at the flange: we read the
+URDF shipped with pybullet_data, point its mesh paths at that package, append the
+tool link and write the result to a temporary file that PyBullet then loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+import pybullet_data
+
+# Rated joint torques of the LBR iiwa 7 [N m] (motor force limits).
+IIWA_MAX_TORQUE_NM = (176.0, 176.0, 110.0, 110.0, 110.0, 40.0, 40.0)
+FLANGE_LENGTH_M = 0.048    # link 7 extends this far beyond joint 7
+TOOL_STEM_M = 0.012        # visual stem between flange and ball
+TOOL_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # tool z axis pointing down (pi about x)
+# A comfortable elbow-up posture reaching over the table (base turned towards it).
+REST_POSE_RAD = (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0)
+
+_TOOL_XML = """
+  <joint name="massage_tool_joint" type="fixed">
+    <parent link="lbr_iiwa_link_7"/>
+    <child link="massage_tool"/>
+    <origin rpy="0 0 0" xyz="0 0 {offset:.5f}"/>
+  </joint>
+  <link name="massage_tool">
+    <inertial>
+      <origin rpy="0 0 0" xyz="0 0 0"/>
+      <mass value="{mass:.5f}"/>
+      <inertia ixx="{inertia:.3e}" ixy="0" ixz="0" iyy="{inertia:.3e}" iyz="0"
+               izz="{inertia:.3e}"/>
+    </inertial>
+    <visual>
+      <geometry><sphere radius="{radius:.5f}"/></geometry>
+      <material name="tool_rubber"><color rgba="0.15 0.6 0.55 1"/></material>
+    </visual>
+    <visual>
+      <origin rpy="0 0 0" xyz="0 0 {stem_z:.5f}"/>
+      <geometry><cylinder radius="0.012" length="{stem_len:.5f}"/></geometry>
+    </visual>
+    <collision>
+      <geometry><sphere radius="{radius:.5f}"/></geometry>
+    </collision>
+  </link>
+</robot>"""
+
+
+@functools.lru_cache(maxsize=8)
+def tool_urdf_path(tool_radius_m: float, tool_mass_kg: float) -> str:
+    """A URDF file of the iiwa with the ball tool (written once per process)."""
+    source_dir = os.path.join(pybullet_data.getDataPath(), "kuka_iiwa")
+    with open(os.path.join(source_dir, "model.urdf")) as handle:
+        text = handle.read()
+    text = text.replace('filename="meshes/', f'filename="{source_dir}/meshes/')
+    offset = FLANGE_LENGTH_M + TOOL_STEM_M + tool_radius_m
+    tool = _TOOL_XML.format(offset=offset, mass=tool_mass_kg, radius=tool_radius_m,
+                            inertia=0.4 * tool_mass_kg * tool_radius_m ** 2,
+                            stem_z=-(tool_radius_m + TOOL_STEM_M / 2 + 0.004),
+                            stem_len=TOOL_STEM_M + 0.008)
+    text = re.sub(r"</robot>\s*$", tool, text.rstrip())
+    handle = tempfile.NamedTemporaryFile("w", suffix="_iiwa_tool.urdf", delete=False)
+    with handle:
+        handle.write(text)
+    return handle.name
+
+
+@dataclass
+class Arm:
+    """Handles and static data of the loaded arm (indices are PyBullet link indices)."""
+
+    client: int
+    body_id: int
+    joint_indices: tuple[int, ...]
+    joint_names: tuple[str, ...]
+    link_names: tuple[str, ...]         # by link index 0..n-1 (base is -1)
+    tool_link: int
+    lower_rad: np.ndarray
+    upper_rad: np.ndarray
+    max_force_nm: np.ndarray
+    position_gain: float
+    velocity_gain: float
+    rest_pose_rad: np.ndarray
+
+    def reset(self, joint_pos_rad) -> None:
+        """Teleport the joints (zero velocity) and hold them there."""
+        for index, value in zip(self.joint_indices, joint_pos_rad):
+            pb.resetJointState(self.body_id, index, float(value), 0.0,
+                               physicsClientId=self.client)
+        self.command(joint_pos_rad)
+
+    def command(self, joint_pos_rad) -> None:
+        """Position-control every joint towards ``joint_pos_rad``."""
+        n = len(self.joint_indices)
+        pb.setJointMotorControlArray(
+            self.body_id, self.joint_indices, pb.POSITION_CONTROL,
+            targetPositions=list(joint_pos_rad), forces=self.max_force_nm.tolist(),
+            positionGains=[self.position_gain] * n, velocityGains=[self.velocity_gain] * n,
+            physicsClientId=self.client)
+
+    def solve_ik(self, target_pos_m, iterations: int) -> np.ndarray:
+        """Joint positions putting the tool centre at ``target_pos_m``, tool down.
+
+        PyBullet starts from the current joint state; the null space pulls towards
+        the rest pose so the elbow does not drift over an episode.
+        """
+        solution = pb.calculateInverseKinematics(
+            self.body_id, self.tool_link, list(target_pos_m), TOOL_DOWN_QUAT,
+            lowerLimits=self.lower_rad.tolist(), upperLimits=self.upper_rad.tolist(),
+            jointRanges=(self.upper_rad - self.lower_rad).tolist(),
+            restPoses=self.rest_pose_rad.tolist(), maxNumIterations=iterations,
+            residualThreshold=1e-5, physicsClientId=self.client)
+        return np.clip(np.asarray(solution[:len(self.joint_indices)]), self.lower_rad,
+                       self.upper_rad)
+
+    def settle_ik(self, target_pos_m, rounds: int = 30) -> np.ndarray:
+        """An accurate IK solution by repeated solving from teleported states (resets)."""
+        q = self.rest_pose_rad.copy()
+        for _ in range(rounds):
+            self.reset(q)
+            q = self.solve_ik(target_pos_m, 100)
+        self.reset(q)
+        return q
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint positions [rad], velocities [rad/s] and applied motor torques [N m]."""
+        states = pb.getJointStates(self.body_id, self.joint_indices,
+                                   physicsClientId=self.client)
+        return (np.array([s[0] for s in states]), np.array([s[1] for s in states]),
+                np.array([s[3] for s in states]))
+
+    def tool_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tool-centre position [m] and orientation quaternion (x, y, z, w)."""
+        state = pb.getLinkState(self.body_id, self.tool_link, physicsClientId=self.client)
+        return np.asarray(state[4]), np.asarray(state[5])
+
+
+def load_arm(client: int, base_position_m, base_yaw_rad: float, tool_radius_m: float,
+             tool_mass_kg: float, position_gain: float, velocity_gain: float,
+             force_scale: float) -> Arm:
+    """Load the arm with its base fixed at ``base_position_m``."""
+    body_id = pb.loadURDF(tool_urdf_path(round(tool_radius_m, 5), round(tool_mass_kg, 5)),
+                          basePosition=list(base_position_m),
+                          baseOrientation=pb.getQuaternionFromEuler((0, 0, base_yaw_rad)),
+                          useFixedBase=True, physicsClientId=client)
+    n_links = pb.getNumJoints(body_id, physicsClientId=client)
+    infos = [pb.getJointInfo(body_id, i, physicsClientId=client) for i in range(n_links)]
+    joints = [i for i, info in enumerate(infos) if info[2] == pb.JOINT_REVOLUTE]
+    tool_link = next(i for i, info in enumerate(infos) if info[12] == b"massage_tool")
+    for link in range(-1, n_links):  # no damping slowing the joints
+        pb.changeDynamics(body_id, link, linearDamping=0.0, angularDamping=0.0,
+                          physicsClientId=client)
+    return Arm(client=client, body_id=body_id, joint_indices=tuple(joints),
+               joint_names=tuple(infos[i][1].decode() for i in joints),
+               link_names=tuple(info[12].decode() for info in infos), tool_link=tool_link,
+               lower_rad=np.array([infos[i][8] for i in joints]),
+               upper_rad=np.array([infos[i][9] for i in joints]),
+               max_force_nm=force_scale * np.asarray(IIWA_MAX_TORQUE_NM),
+               position_gain=position_gain, velocity_gain=velocity_gain,
+               rest_pose_rad=np.asarray(REST_POSE_RAD, dtype=float))

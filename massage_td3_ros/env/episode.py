@@ -1,0 +1,73 @@
+"""Per-episode settings: fixed by default, drawn from the config's ranges when
+randomisation is on (with the env's seeded generator), overridable by reset options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from massage_td3_ros.env.config import DIRECTIONS, STROKES
+
+RESET_OPTIONS = ("target_force_n", "stroke", "direction")
+
+
+@dataclass(frozen=True)
+class EpisodeDraw:
+    """Everything that may change from one episode to the next."""
+
+    body_offset_m: tuple          # (dx, dy) of the body on the table
+    body_scale: float
+    body_mass_kg: float
+    kneading_amplitude_m: float
+    kneading_frequency_hz: float
+    tissue_stiffness_n_per_m: float
+    target_force_n: float
+    stroke: str
+    direction: str
+
+
+def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -> EpisodeDraw:
+    """The episode's settings; ``options`` may set target_force_n, stroke, direction."""
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise ValueError(f"reset options {unknown} not understood; known: {RESET_OPTIONS}")
+    scale = config.body_height_m / 1.75
+    values = dict(body_offset_m=(0.0, 0.0), body_scale=scale, body_mass_kg=config.body_mass_kg,
+                  kneading_amplitude_m=config.kneading_amplitude_m,
+                  kneading_frequency_hz=config.kneading_frequency_hz,
+                  tissue_stiffness_n_per_m=config.tissue_stiffness_n_per_m,
+                  target_force_n=config.target_force_n, stroke=config.stroke,
+                  direction=config.stroke_direction)
+    if config.randomize:
+        offset = config.rand_body_offset_m
+        values.update(
+            body_offset_m=tuple(float(v) for v in rng.uniform(-offset, offset, 2)),
+            # quantised: each distinct size builds (and keeps) its own shapes
+            body_scale=round(scale * float(rng.uniform(*config.rand_body_scale)), 2),
+            body_mass_kg=float(rng.uniform(*config.rand_body_mass_kg)),
+            kneading_amplitude_m=float(rng.uniform(*config.rand_kneading_amplitude_m)),
+            kneading_frequency_hz=float(rng.uniform(*config.rand_kneading_frequency_hz)),
+            tissue_stiffness_n_per_m=float(rng.uniform(*config.rand_tissue_stiffness_n_per_m)),
+            target_force_n=float(rng.uniform(*config.rand_target_force_n)))
+    if values["stroke"] == "random":
+        values["stroke"] = str(rng.choice(STROKES[:2]))
+    if "target_force_n" in options:
+        force = float(options["target_force_n"])
+        if not np.isfinite(force) or not 0.0 <= force < config.safety_force_limit_n:
+            raise ValueError(f"reset option target_force_n={force}: must be in "
+                             f"[0, safety_force_limit_n={config.safety_force_limit_n})")
+        values["target_force_n"] = force
+    if "stroke" in options:
+        if options["stroke"] not in STROKES[:2]:
+            raise ValueError(f"reset option stroke={options['stroke']!r}: expected one of "
+                             f"{STROKES[:2]}")
+        values["stroke"] = options["stroke"]
+    if "direction" in options:
+        if options["direction"] not in DIRECTIONS:
+            raise ValueError(f"reset option direction={options['direction']!r}: expected "
+                             f"one of {DIRECTIONS}")
+        values["direction"] = options["direction"]
+    return EpisodeDraw(**values)

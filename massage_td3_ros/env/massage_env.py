@@ -1,0 +1,286 @@
+"""MassageEnv: a gymnasium env where a 7-DoF arm presses a ball tool along strokes
+over a prone person's back, aiming for a target force (see docs/env.md).
+
+Public extras beyond the gymnasium API, for a PID baseline and the ROS sim node:
+``dt_s``, ``snapshot()`` (joints, tool pose, contacts), ``path_reference()``
+(current path point and surface normal), ``target_force_n`` and the three debug
+helpers ``debug_tool_contacts``, ``debug_collision_filters``,
+``debug_arm_link_contacts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+import pybullet as pb
+
+from massage_td3_ros.env import contact as contact_mod
+from massage_td3_ros.env.arm import REST_POSE_RAD
+from massage_td3_ros.env.body import set_mass, set_tissue
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.episode import EpisodeDraw, draw_episode
+from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
+from massage_td3_ros.env.observation import OBS_CLIP, OBS_DIM, PREVIEW_POINTS, build_observation
+from massage_td3_ros.env.reward import RewardWeights, compute_reward
+from massage_td3_ros.env.scene import build_scene
+from massage_td3_ros.env.snapshot import ArmSnapshot, PathReference
+from massage_td3_ros.env.strokes import (
+    COVERAGE_BINS,
+    lateral_error_m,
+    make_stroke,
+    map_surface,
+    stroke_line,
+)
+from massage_td3_ros.params import from_dict, to_dict, validate
+
+
+class MassageEnv(gymnasium.Env):
+    """Pressure-controlled back massage (PyBullet, DIRECT unless render_mode="human")."""
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 30}
+
+    def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
+        config = config or EnvConfig()
+        if overrides:
+            config = from_dict(EnvConfig, {**to_dict(config), **overrides})
+        validate(config)
+        config.check()
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode={render_mode!r}: expected None, 'rgb_array' "
+                             "or 'human'")
+        self.config, self.render_mode = config, render_mode
+        self.metadata = {**self.metadata, "render_fps": config.control_hz}
+        self.dt_s = config.control_dt_s
+        self.weights = RewardWeights.from_config(config)
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.observation_space = gymnasium.spaces.Box(-OBS_CLIP, OBS_CLIP, (OBS_DIM,),
+                                                      np.float32)
+        self.client = pb.connect(pb.GUI if render_mode == "human" else pb.DIRECT)
+        pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
+                                     numSolverIterations=config.solver_iterations,
+                                     physicsClientId=self.client)
+        self.scene = build_scene(self.client, config)
+        self._maps: dict[tuple, Any] = {}
+        self._homes: dict[tuple, np.ndarray] = {}
+        self._draw: EpisodeDraw | None = None
+        self.metrics = EpisodeMetrics()
+
+    # --- gymnasium API --------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        cfg, scene = self.config, self.scene
+        draw = draw_episode(cfg, self.np_random, options or {})
+        origin = np.array([draw.body_offset_m[0], draw.body_offset_m[1], cfg.table_height_m])
+        scene.place_body(origin)
+        previous = self._draw
+        if draw.body_scale != scene.body_scale:
+            scene.rebuild_body(draw.body_scale, draw.body_mass_kg,
+                               draw.tissue_stiffness_n_per_m, cfg.tissue_damping_n_s_per_m)
+        else:
+            if previous is not None and draw.body_mass_kg != previous.body_mass_kg:
+                set_mass(self.client, scene.body_id, draw.body_mass_kg)
+            if previous is None or draw.tissue_stiffness_n_per_m != \
+                    previous.tissue_stiffness_n_per_m:
+                set_tissue(self.client, scene.body_id, draw.tissue_stiffness_n_per_m,
+                           cfg.tissue_damping_n_s_per_m)
+        self._draw = draw
+        start, end = stroke_line(draw.stroke, draw.direction, scene.geometry, origin,
+                                 cfg.spine_offset_m)
+        self.stroke = make_stroke(
+            draw.stroke, self._surface(origin), start, end,
+            cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2,
+            self.dt_s, cfg.stroke_speed_m_s, draw.kneading_amplitude_m,
+            draw.kneading_frequency_hz)
+        home = self._home(self.stroke.touch_m[0])
+        scene.arm.rest_pose_rad = home
+        scene.arm.reset(home)
+        self._cmd_target = self.stroke.touch_m[0].copy()
+        self.target_force_n = draw.target_force_n
+        self._step = 0
+        self._last_action = np.zeros(3)
+        self._visited: set[int] = set()
+        self._terminated = False
+        self.metrics.reset()
+        obs, info = self._observe(self._sense(), np.zeros(3), reward_terms=None)
+        return obs, info
+
+    def step(self, action):
+        if self._draw is None:
+            raise RuntimeError("MassageEnv.step() called before reset()")
+        action = self._checked_action(action)
+        cfg, arm = self.config, self.scene.arm
+        self._step += 1
+        target = self.stroke.point(self._step, cfg.nominal_indentation_m)
+        target = self._bounded_target(target + action * cfg.action_scale_m)
+        self._cmd_target = target
+        arm.command(arm.solve_ik(target, cfg.ik_iterations))
+        for _ in range(cfg.substeps):
+            pb.stepSimulation(physicsClientId=self.client)
+        sense = self._sense()
+        force = sense["tool"].force_n
+        unsafe = force > cfg.safety_force_limit_n
+        contact_lost = (not sense["tool"].in_contact) and \
+            self._step * self.dt_s >= cfg.contact_grace_s
+        reward, terms = compute_reward(
+            force_n=force, target_force_n=self.target_force_n, band_n=cfg.force_band_n,
+            wrong_link=sense["wrong_link"], contact_lost=contact_lost,
+            lateral_error_m=sense["lateral_m"], action=action,
+            previous_action=self._last_action, unsafe=unsafe, weights=self.weights)
+        self._last_action = action
+        if sense["tool"].in_contact:
+            self._visited.add(self.stroke.coverage_bin(self._step))
+        terminated = bool(unsafe)
+        truncated = (not terminated) and self._step >= cfg.max_episode_steps
+        obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
+        self.metrics.add(info)
+        if terminated or truncated:
+            info["episode"] = self.metrics.summary()
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(reward), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        from massage_td3_ros.env.render import render_rgb
+        return render_rgb(self.client, self.scene, self.config.render_width,
+                          self.config.render_height)
+
+    def close(self):
+        if getattr(self, "client", None) is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+    # --- extras ---------------------------------------------------------------------
+    def snapshot(self) -> ArmSnapshot:
+        """Joints, tool pose and every arm-body contact after the last step/reset."""
+        arm = self.scene.arm
+        q, qd, tau = arm.joint_state()
+        pos, quat = arm.tool_pose()
+        contacts = contact_mod.arm_body_contacts(self.client, arm.body_id, self.scene.body_id)
+        tool = contact_mod.tool_reading(self.client, arm.body_id, self.scene.body_id,
+                                        arm.tool_link, contacts)
+        return ArmSnapshot(self._step * self.dt_s, self.dt_s, arm.joint_names, q, qd, tau,
+                           pos, quat, tool.force_n, tuple(contacts), arm.tool_link)
+
+    def path_reference(self, steps_ahead: int = 0) -> PathReference:
+        """The path point of the current step (or ``steps_ahead`` later)."""
+        index = min(self._step + steps_ahead, len(self.stroke.progress) - 1)
+        return PathReference(
+            target_m=self.stroke.point(index, self.config.nominal_indentation_m),
+            touch_m=self.stroke.touch_m[index].copy(),
+            normal=self.stroke.normal[index].copy(), tangent=self.stroke.tangent.copy(),
+            progress=float(self.stroke.progress[index]),
+            action_scale_m=self.config.action_scale_m)
+
+    def debug_tool_contacts(self, verbose: bool = False):
+        """Contacts on the tool (list of Contact)."""
+        return contact_mod.debug_tool_contacts(self._contacts(), self.scene.arm.tool_link,
+                                               verbose)
+
+    def debug_collision_filters(self, verbose: bool = False):
+        """Collision-filter state of each arm link against the body (list of LinkFilter)."""
+        return contact_mod.debug_collision_filters(
+            self.scene.filters, self.scene.body_filters, self.scene.arm.link_names, verbose)
+
+    def debug_arm_link_contacts(self, verbose: bool = False):
+        """Contacts of every arm link with the body (link index -> list of Contact)."""
+        return contact_mod.debug_arm_link_contacts(
+            self._contacts(), len(self.scene.arm.link_names), verbose)
+
+    # --- internals ------------------------------------------------------------------
+    def _contacts(self):
+        return contact_mod.arm_body_contacts(self.client, self.scene.arm.body_id,
+                                             self.scene.body_id)
+
+    def _checked_action(self, action) -> np.ndarray:
+        try:
+            array = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"action must be 3 numbers, got {action!r}") from error
+        if array.shape != (3,):
+            raise ValueError(f"action must have shape (3,), got shape {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"action must be finite, got {array.tolist()} (NaN or inf)")
+        return np.clip(array, -1.0, 1.0)
+
+    def _bounded_target(self, target: np.ndarray) -> np.ndarray:
+        """Limit the target's speed, then move it up if it is deeper than
+        max_indentation_m below the touching point (along the normal)."""
+        move = target - self._cmd_target
+        distance, largest = float(np.linalg.norm(move)), self.config.max_target_speed_m_s * self.dt_s
+        if distance > largest:
+            target = self._cmd_target + move * (largest / distance)
+        touch, normal = self.stroke.touch_m[self._step], self.stroke.normal[self._step]
+        depth = float(np.dot(touch - target, normal))
+        if depth > self.config.max_indentation_m:
+            target = target + (depth - self.config.max_indentation_m) * normal
+        return target
+
+    def _surface(self, origin: np.ndarray):
+        """The body's surface map (one per body size, moved with the body)."""
+        scale = self.scene.body_scale
+        if scale not in self._maps:
+            geo, pad = self.scene.geometry, 0.08  # room for kneading and corrections
+            half = geo.back_half_width_m + pad
+            self._maps[scale] = map_surface(
+                self.client, self.scene.body_id, origin,
+                (geo.back_x_range_m[0] - pad, geo.back_x_range_m[1] + pad), (-half, half),
+                self.config.tool_radius_m)
+        surface = self._maps[scale]
+        surface.origin_m = np.asarray(origin, dtype=float)
+        return surface
+
+    def _home(self, start_m: np.ndarray) -> np.ndarray:
+        key = tuple(np.round(start_m, 5))
+        if key not in self._homes:
+            self.scene.arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
+            self._homes[key] = self.scene.arm.settle_ik(start_m)
+        return self._homes[key].copy()
+
+    def _sense(self) -> dict:
+        scene = self.scene
+        contacts = self._contacts()
+        tool = contact_mod.tool_reading(self.client, scene.arm.body_id, scene.body_id,
+                                        scene.arm.tool_link, contacts)
+        wrong = [c for c in contacts if c.arm_link != scene.arm.tool_link]
+        q, qd, _ = scene.arm.joint_state()
+        pos, quat = scene.arm.tool_pose()
+        point = self.stroke.point(self._step, self.config.nominal_indentation_m)
+        lateral = lateral_error_m(pos, point, self.stroke.tangent, self.stroke.normal[self._step])
+        return {"tool": tool, "wrong": wrong, "wrong_link": bool(wrong), "q": q, "qd": qd,
+                "pos": pos, "quat": quat, "point": point, "lateral_m": lateral}
+
+    def _observe(self, sense: dict, target_m, reward_terms, contact_lost: bool = False):
+        cfg, tool = self.config, sense["tool"]
+        preview = np.array([self.stroke.point(self._step + (j + 1) * cfg.preview_spacing_steps,
+                                              cfg.nominal_indentation_m)
+                            for j in range(PREVIEW_POINTS)])
+        obs = build_observation(
+            joint_pos_rad=sense["q"], joint_vel_rad_s=sense["qd"], tool_pos_m=sense["pos"],
+            tool_quat_xyzw=sense["quat"], force_n=tool.force_n,
+            contact_point_m=tool.contact_point_m, contact_normal=tool.normal,
+            signed_distance_m=tool.signed_distance_m, wrong_link=sense["wrong_link"],
+            path_target_m=sense["point"], path_normal=self.stroke.normal[self._step],
+            preview_points_m=preview, target_force_n=self.target_force_n,
+            last_action=self._last_action, origin_m=self.scene.body_origin_m)
+        target_z = float(np.asarray(target_m)[2]) if np.any(target_m) else sense["point"][2]
+        # A wrong link is the more important news; else -2 for the tool, -1 for none.
+        link = sense["wrong"][0].arm_link if sense["wrong"] else (-2 if tool.in_contact else -1)
+        values = {
+            "force_n": tool.force_n, "target_force_n": self.target_force_n,
+            "in_band": float(abs(tool.force_n - self.target_force_n) <= cfg.force_band_n),
+            "over_force": float(tool.force_n > cfg.safety_force_limit_n),
+            "wrong_link_contact": float(sense["wrong_link"]),
+            "contact_lost": float(contact_lost),
+            "path_progress": len(self._visited) / COVERAGE_BINS,
+            "tool_z_cmd_m": target_z, "tool_z_m": float(sense["pos"][2]),
+            "lateral_error_m": sense["lateral_m"], "contact_link": float(link),
+        }
+        info: dict[str, Any] = {k: float(values[k]) for k in STEP_INFO_KEYS}
+        info["reward_terms"] = dict(reward_terms or {})
+        return obs, info

@@ -1,0 +1,165 @@
+"""Massage paths computed from the body's geometry.
+
+At reset a grid of vertical rays is cast onto the body over the back region (taken
+from the body's own landmarks); from the surface heights we compute, for a ball
+of the tool's radius, the height of its centre when it just touches the body
+(the maximum over a disc of surface heights plus the sphere's cap) and that
+offset surface's normal. A stroke is a line over the back (beside the spine, or
+across it) traversed forth and back at a set speed, with a sideways sinusoidal
+kneading modulation; each control step gets one path point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+
+GRID_STEP_M = 0.004
+RAY_BATCH = 8000
+COVERAGE_BINS = 20
+
+
+@dataclass
+class SurfaceMap:
+    """Tool-centre touching height over an xy grid in the body frame.
+
+    ``origin_m`` (the body frame's place in the world) may be moved: the map
+    then follows the body.
+    """
+
+    x0: float
+    y0: float
+    step: float
+    height_m: np.ndarray     # (nx, ny) tool-centre height when just touching
+    grad: np.ndarray         # (nx, ny, 2) d height / d(x, y)
+    origin_m: np.ndarray
+
+    def _bilinear(self, values: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        fx = np.clip((xy[:, 0] - self.x0) / self.step, 0, values.shape[0] - 1.001)
+        fy = np.clip((xy[:, 1] - self.y0) / self.step, 0, values.shape[1] - 1.001)
+        ix, iy = fx.astype(int), fy.astype(int)
+        tx, ty = fx - ix, fy - iy
+        if values.ndim == 3:
+            tx, ty = tx[:, None], ty[:, None]
+        return ((1 - tx) * (1 - ty) * values[ix, iy] + tx * (1 - ty) * values[ix + 1, iy]
+                + (1 - tx) * ty * values[ix, iy + 1] + tx * ty * values[ix + 1, iy + 1])
+
+    def touch(self, xy) -> tuple[np.ndarray, np.ndarray]:
+        """World touching points of the tool centre (n, 3) and unit surface normals
+        (n, 3) below world points ``xy`` (n, 2)."""
+        xy = np.atleast_2d(np.asarray(xy, dtype=float))
+        local = xy - self.origin_m[:2]
+        z = self._bilinear(self.height_m, local) + self.origin_m[2]
+        g = self._bilinear(self.grad, local)
+        normal = np.column_stack([-g[:, 0], -g[:, 1], np.ones(len(xy))])
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        return np.column_stack([xy, z]), normal
+
+
+def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
+                tool_radius_m: float) -> SurfaceMap:
+    """Ray-cast the body (its frame at ``origin_m``, on the table top) between the
+    body-frame x/y ranges (padded by the radius)."""
+    origin_m = np.asarray(origin_m, dtype=float)
+    floor_z_m = float(origin_m[2])
+    pad = tool_radius_m + GRID_STEP_M
+    xs = np.arange(x_range[0] - pad, x_range[1] + pad, GRID_STEP_M) + origin_m[0]
+    ys = np.arange(y_range[0] - pad, y_range[1] + pad, GRID_STEP_M) + origin_m[1]
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    starts = np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, floor_z_m + 1.0)])
+    ends = starts.copy()
+    ends[:, 2] = floor_z_m
+    heights = np.full(gx.size, floor_z_m)
+    for lo in range(0, len(starts), RAY_BATCH):
+        hits = pb.rayTestBatch(starts[lo:lo + RAY_BATCH].tolist(),
+                               ends[lo:lo + RAY_BATCH].tolist(), physicsClientId=client)
+        for i, hit in enumerate(hits):
+            if hit[0] == body_id:
+                heights[lo + i] = hit[3][2]
+    surface = heights.reshape(gx.shape)
+    # Ball centre height: max over the disc of (surface + spherical cap).
+    cells = int(np.ceil(tool_radius_m / GRID_STEP_M))
+    padded = np.pad(surface, cells, constant_values=floor_z_m)
+    centre = np.full(surface.shape, -np.inf)
+    for dx in range(-cells, cells + 1):
+        for dy in range(-cells, cells + 1):
+            r2 = (dx * dx + dy * dy) * GRID_STEP_M ** 2
+            if r2 > tool_radius_m ** 2:
+                continue
+            shifted = padded[cells + dx:cells + dx + surface.shape[0],
+                             cells + dy:cells + dy + surface.shape[1]]
+            np.maximum(centre, shifted + np.sqrt(tool_radius_m ** 2 - r2), out=centre)
+    grad = np.stack(np.gradient(centre, GRID_STEP_M), axis=-1)
+    return SurfaceMap(x0=float(xs[0] - origin_m[0]), y0=float(ys[0] - origin_m[1]),
+                      step=GRID_STEP_M, height_m=centre - floor_z_m, grad=grad,
+                      origin_m=origin_m)
+
+
+@dataclass
+class Stroke:
+    """One path point per control step (index 0 = the reset state)."""
+
+    kind: str
+    touch_m: np.ndarray      # (n, 3) tool centre just touching
+    normal: np.ndarray       # (n, 3) outward surface normal
+    tangent: np.ndarray      # (3,) unit direction of the stroke line (horizontal)
+    progress: np.ndarray     # (n,) position along the stroke, 0..1
+    length_m: float
+
+    def point(self, index: int, indentation_m: float) -> np.ndarray:
+        """Path target at a step: the touching centre pushed in along the normal."""
+        index = min(index, len(self.progress) - 1)
+        return self.touch_m[index] - indentation_m * self.normal[index]
+
+    def coverage_bin(self, index: int) -> int:
+        return min(int(self.progress[min(index, len(self.progress) - 1)] * COVERAGE_BINS),
+                   COVERAGE_BINS - 1)
+
+
+def stroke_line(kind: str, direction: str, geometry, origin_m,
+                spine_offset_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (world xy) of a stroke, from the body's back region."""
+    x_lo, x_hi = geometry.back_x_range_m
+    half = geometry.back_half_width_m
+    if kind == "along_spine":  # beside the spine, on the arm's side (-y)
+        start, end = np.array([x_lo, -spine_offset_m]), np.array([x_hi, -spine_offset_m])
+    elif kind == "across_back":  # over the middle of the thorax
+        x = x_lo + 0.65 * (x_hi - x_lo)
+        start, end = np.array([x, -half]), np.array([x, half])
+    else:
+        raise ValueError(f"unknown stroke {kind!r}; expected along_spine or across_back")
+    if direction == "reverse":
+        start, end = end, start
+    offset = np.asarray(origin_m)[:2]
+    return start + offset, end + offset
+
+
+def make_stroke(kind: str, surface: SurfaceMap, start_xy, end_xy, n_points: int,
+                dt_s: float, speed_m_s: float, amplitude_m: float,
+                frequency_hz: float) -> Stroke:
+    """Sample the stroke forth and back at ``speed_m_s`` with kneading, n_points steps."""
+    start_xy, end_xy = np.asarray(start_xy), np.asarray(end_xy)
+    length = float(np.linalg.norm(end_xy - start_xy))
+    direction = (end_xy - start_xy) / length
+    sideways = np.array([-direction[1], direction[0]])
+    t = np.arange(n_points) * dt_s
+    phase = np.mod(speed_m_s * t / length, 2.0)
+    progress = np.where(phase <= 1.0, phase, 2.0 - phase)   # forth and back
+    kneading = amplitude_m * np.sin(2 * np.pi * frequency_hz * t)
+    xy = start_xy + np.outer(progress * length, direction) + np.outer(kneading, sideways)
+    touch, normal = surface.touch(xy)
+    return Stroke(kind=kind, touch_m=touch, normal=normal,
+                  tangent=np.array([direction[0], direction[1], 0.0]), progress=progress,
+                  length_m=length)
+
+
+def lateral_error_m(tool_m, path_point_m, tangent, normal) -> float:
+    """Distance of the tool from the path point, ignoring along-path and normal parts."""
+    d = np.asarray(tool_m) - np.asarray(path_point_m)
+    n = np.asarray(normal)
+    t = np.asarray(tangent) - np.dot(tangent, n) * n
+    t /= np.linalg.norm(t)
+    side = d - np.dot(d, t) * t - np.dot(d, n) * n
+    return float(np.linalg.norm(side))
