@@ -68,9 +68,11 @@ def run_loop(env: gym.Env, learner: OnlineLearner, total_steps: int, seed: int) 
         step = 0
         while True:
             action = learner.on_state(state)
+            # Every state, terminal ones included, is followed by the updates it made due,
+            # before the next state: resumed and uninterrupted runs then match exactly.
+            learner.update()
             if action is None or learner.env_steps >= total_steps:
                 break
-            learner.update()
             obs, reward, terminated, truncated, info = env.step(scale(action))
             step += 1
             state = StepState(obs=obs, episode=episode, step=step, first=False,

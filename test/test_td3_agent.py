@@ -1,0 +1,121 @@
+"""TD3 agent: target-policy smoothing, delayed actor updates, Polyak arithmetic, bootstrap."""
+
+import numpy as np
+import pytest
+import torch
+
+from massage_td3_ros.td3.agent import TD3, polyak_update, resolve_device, target_action
+from massage_td3_ros.td3.config import TD3Config
+from massage_td3_ros.td3.networks import Actor, Critic
+from massage_td3_ros.td3.replay_buffer import Batch
+
+SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=8)
+
+
+def random_batch(obs_dim=3, act_dim=2, size=8, seed=0, terminated=0.0):
+    gen = torch.Generator().manual_seed(seed)
+    return Batch(obs=torch.randn(size, obs_dim, generator=gen),
+                 action=torch.rand(size, act_dim, generator=gen) * 2 - 1,
+                 reward=torch.randn(size, 1, generator=gen),
+                 next_obs=torch.randn(size, obs_dim, generator=gen),
+                 terminated=torch.full((size, 1), terminated),
+                 truncated=torch.zeros(size, 1))
+
+
+def test_networks_shapes_and_action_bound():
+    actor, critic = Actor(5, 3, (32, 32), max_action=2.0), Critic(5, 3, (32, 32))
+    obs = torch.randn(7, 5) * 100
+    action = actor(obs)
+    assert action.shape == (7, 3) and action.abs().max() <= 2.0
+    q1, q2 = critic(obs, action)
+    assert q1.shape == q2.shape == (7, 1)
+    assert not torch.equal(q1, q2)  # two independent heads
+    assert torch.equal(critic.q1_value(obs, action), q1)
+
+
+def test_target_noise_is_clipped_and_action_bounded():
+    torch.manual_seed(0)
+    actor = Actor(3, 2, (8,), max_action=1.0)
+    with torch.no_grad():  # an actor that always outputs 0: the result is the noise alone
+        for p in actor.net[-1].parameters():
+            p.zero_()
+    noisy = target_action(actor, torch.randn(5000, 3), policy_noise=5.0, noise_clip=0.5,
+                          max_action=1.0)
+    assert noisy.abs().max().item() == pytest.approx(0.5)
+    assert (noisy.abs() == 0.5).float().mean() > 0.5  # std 5 >> clip: most are clipped
+    with torch.no_grad():  # an actor saturated at +max_action: clamp keeps it in range
+        actor.net[-1].bias.fill_(100.0)
+    saturated = target_action(actor, torch.randn(1000, 3), 0.2, 0.5, 1.0)
+    assert saturated.max() <= 1.0 and saturated.min() >= 0.5 - 1e-6
+
+
+def test_actor_updated_once_per_policy_freq_critic_updates():
+    agent = TD3(3, 2, TD3Config(actor_hidden=(16,), critic_hidden=(16,), policy_freq=3))
+    actor_changes = []
+    for i in range(9):
+        before = [p.clone() for p in agent.actor.parameters()]
+        losses = agent.train(random_batch(seed=i))
+        changed = any(not torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+        actor_changes.append(changed)
+        assert ("actor_loss" in losses) == changed
+    assert actor_changes == [False, False, True] * 3
+    assert agent.critic_updates == 9 and agent.actor_updates == 3
+
+
+def test_polyak_update_arithmetic():
+    source = [torch.tensor([1.0, 2.0]), torch.tensor([[4.0]])]
+    target = [torch.tensor([3.0, -2.0]), torch.tensor([[0.0]])]
+    polyak_update(source, target, tau=0.25)
+    assert torch.allclose(target[0], torch.tensor([2.5, -1.0]))
+    assert torch.allclose(target[1], torch.tensor([[1.0]]))
+
+
+def test_targets_follow_online_networks_by_tau_after_actor_update():
+    agent = TD3(3, 2, TD3Config(actor_hidden=(16,), critic_hidden=(16,), policy_freq=1,
+                                tau=0.1))
+    old_target = [p.clone() for p in agent.critic_target.parameters()]
+    agent.train(random_batch())
+    for online, target, old in zip(agent.critic.parameters(),
+                                   agent.critic_target.parameters(), old_target):
+        assert torch.allclose(target, 0.1 * online + 0.9 * old, atol=1e-6)
+
+
+def test_terminal_transitions_do_not_bootstrap_truncated_ones_do():
+    def critic_target_value(terminated):
+        torch.manual_seed(0)
+        agent = TD3(3, 2, TD3Config(actor_hidden=(16,), critic_hidden=(16,), lr_critic=1e-9,
+                                    gamma=0.9))
+        with torch.no_grad():  # target critics that always say 10
+            for net in (agent.critic_target.q1, agent.critic_target.q2):
+                net[-1].weight.zero_()
+                net[-1].bias.fill_(10.0)
+        batch = random_batch(terminated=terminated)
+        q1, q2 = agent.critic(batch.obs, batch.action)
+        loss = agent.train(batch)["critic_loss"]
+        return loss, q1.detach(), q2.detach(), batch.reward
+
+    loss, q1, q2, reward = critic_target_value(1.0)
+    expected = ((q1 - reward) ** 2).mean() + ((q2 - reward) ** 2).mean()
+    assert loss == pytest.approx(expected.item(), rel=1e-5)
+    loss, q1, q2, reward = critic_target_value(0.0)  # truncated only: r + 0.9 * 10
+    expected = ((q1 - reward - 9.0) ** 2).mean() + ((q2 - reward - 9.0) ** 2).mean()
+    assert loss == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_state_dict_round_trip_and_select_action():
+    agent = TD3(3, 2, SMALL)
+    for i in range(4):
+        agent.train(random_batch(seed=i))
+    other = TD3(3, 2, SMALL)
+    other.load_state_dict(agent.state_dict())
+    obs = np.array([0.1, -0.2, 0.3], dtype=np.float32)
+    assert np.array_equal(agent.select_action(obs), other.select_action(obs))
+    assert agent.select_action(obs).dtype == np.float32
+    assert other.critic_updates == 4 and other.actor_updates == 2
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RuntimeError, match="cuda"):
+        resolve_device("cuda")
