@@ -120,9 +120,9 @@ class Arm:
         return np.clip(np.asarray(solution[:len(self.joint_indices)]), self.lower_rad,
                        self.upper_rad)
 
-    def settle_ik(self, target_pos_m, rounds: int = 30) -> np.ndarray:
+    def settle_ik(self, target_pos_m, start_rad=None, rounds: int = 12) -> np.ndarray:
         """An accurate IK solution by repeated solving from teleported states (resets)."""
-        q = self.rest_pose_rad.copy()
+        q = self.rest_pose_rad.copy() if start_rad is None else np.asarray(start_rad)
         for _ in range(rounds):
             self.reset(q)
             q = self.solve_ik(target_pos_m, 100)

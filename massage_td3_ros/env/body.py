@@ -66,7 +66,7 @@ def part_shapes() -> dict[str, tuple[str, list[Shape]]]:
                                     (0.092, t12 - hip - 0.06)) for s in (-1, 1)]),
         "thorax": ("lumbar", [Shape("capsule_x", ((t12 + sh - 0.05) / 2, s * 0.055, 0.105),
                                     (0.105, sh - 0.05 - t12)) for s in (-1, 1)]
-                   + [Shape("sphere", (sh - 0.11, s * 0.09, 0.146), (0.07,))
+                   + [Shape("sphere", (sh - 0.11, s * 0.105, 0.146), (0.07,))
                       for s in (-1, 1)]),
         "shoulders": ("thorax", [Shape("capsule_y", (sh - 0.03, 0.0, 0.08), (0.07, 0.34))]),
         "neck": ("shoulders", [Shape("capsule_x", (sh + 0.04, 0.0, 0.10), (0.05, 0.12))]),
@@ -140,7 +140,8 @@ def create_body(client: int, base_position_m, scale: float, body_mass_kg: float,
     """Build the prone body at ``base_position_m`` (the body origin in the world).
 
     Returns the body id, link name -> link index (-1 for the pelvis base) and the
-    scaled geometry. ``shape_cache`` (scale -> shapes) lets rebuilds reuse shapes. Every part's frame sits at its first primitive's centre.
+    scaled geometry. ``shape_cache`` (scale -> shapes) lets rebuilds reuse
+    shapes. Every part's frame sits at its first primitive's centre.
     """
     parts = part_shapes()
     names = list(parts)

@@ -11,7 +11,7 @@ import numpy as np
 
 from massage_td3_ros.env.config import DIRECTIONS, STROKES
 
-RESET_OPTIONS = ("target_force_n", "stroke", "direction")
+RESET_OPTIONS = ("target_force_n", "stroke", "direction", "start_progress")
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,12 @@ class EpisodeDraw:
     target_force_n: float
     stroke: str
     direction: str
+    start_progress: float = 0.0   # where on the stroke the episode starts, 0..1
 
 
 def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -> EpisodeDraw:
-    """The episode's settings; ``options`` may set target_force_n, stroke, direction."""
+    """The episode's settings; ``options`` may set target_force_n, stroke, direction
+    and start_progress (0..1 along the stroke, default 0: its start)."""
     unknown = sorted(set(options) - set(RESET_OPTIONS))
     if unknown:
         raise ValueError(f"reset options {unknown} not understood; known: {RESET_OPTIONS}")
@@ -70,4 +72,9 @@ def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -
             raise ValueError(f"reset option direction={options['direction']!r}: expected "
                              f"one of {DIRECTIONS}")
         values["direction"] = options["direction"]
+    if "start_progress" in options:
+        start = float(options["start_progress"])
+        if not 0.0 <= start <= 1.0:
+            raise ValueError(f"reset option start_progress={start}: must be in [0, 1]")
+        values["start_progress"] = start
     return EpisodeDraw(**values)

@@ -94,7 +94,7 @@ class MassageEnv(gymnasium.Env):
             draw.stroke, self._surface(origin), start, end,
             cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2,
             self.dt_s, cfg.stroke_speed_m_s, draw.kneading_amplitude_m,
-            draw.kneading_frequency_hz)
+            draw.kneading_frequency_hz, draw.start_progress)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
         scene.arm.reset(home)
@@ -212,7 +212,8 @@ class MassageEnv(gymnasium.Env):
         """Limit the target's speed, then move it up if it is deeper than
         max_indentation_m below the touching point (along the normal)."""
         move = target - self._cmd_target
-        distance, largest = float(np.linalg.norm(move)), self.config.max_target_speed_m_s * self.dt_s
+        distance = float(np.linalg.norm(move))
+        largest = self.config.max_target_speed_m_s * self.dt_s
         if distance > largest:
             target = self._cmd_target + move * (largest / distance)
         touch, normal = self.stroke.touch_m[self._step], self.stroke.normal[self._step]
@@ -239,7 +240,9 @@ class MassageEnv(gymnasium.Env):
         key = tuple(np.round(start_m, 5))
         if key not in self._homes:
             self.scene.arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
-            self._homes[key] = self.scene.arm.settle_ik(start_m)
+            if len(self._homes) > 256:  # randomised starts: keep the cache bounded
+                self._homes.clear()
+            self._homes[key] = self.scene.arm.settle_ik(start_m, rounds=20)
         return self._homes[key].copy()
 
     def _sense(self) -> dict:
@@ -269,8 +272,13 @@ class MassageEnv(gymnasium.Env):
             preview_points_m=preview, target_force_n=self.target_force_n,
             last_action=self._last_action, origin_m=self.scene.body_origin_m)
         target_z = float(np.asarray(target_m)[2]) if np.any(target_m) else sense["point"][2]
-        # A wrong link is the more important news; else -2 for the tool, -1 for none.
-        link = sense["wrong"][0].arm_link if sense["wrong"] else (-2 if tool.in_contact else -1)
+        # A wrong link is the more important news (the arm's base, PyBullet link -1,
+        # is reported as -3 so it cannot read as "none"); else -2 tool, -1 none.
+        if sense["wrong"]:
+            link = max(c.arm_link for c in sense["wrong"])
+            link = -3 if link < 0 else link
+        else:
+            link = -2 if tool.in_contact else -1
         values = {
             "force_n": tool.force_n, "target_force_n": self.target_force_n,
             "in_band": float(abs(tool.force_n - self.target_force_n) <= cfg.force_band_n),

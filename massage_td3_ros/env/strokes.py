@@ -138,14 +138,14 @@ def stroke_line(kind: str, direction: str, geometry, origin_m,
 
 def make_stroke(kind: str, surface: SurfaceMap, start_xy, end_xy, n_points: int,
                 dt_s: float, speed_m_s: float, amplitude_m: float,
-                frequency_hz: float) -> Stroke:
+                frequency_hz: float, start_progress: float = 0.0) -> Stroke:
     """Sample the stroke forth and back at ``speed_m_s`` with kneading, n_points steps."""
     start_xy, end_xy = np.asarray(start_xy), np.asarray(end_xy)
     length = float(np.linalg.norm(end_xy - start_xy))
     direction = (end_xy - start_xy) / length
     sideways = np.array([-direction[1], direction[0]])
     t = np.arange(n_points) * dt_s
-    phase = np.mod(speed_m_s * t / length, 2.0)
+    phase = np.mod(start_progress + speed_m_s * t / length, 2.0)
     progress = np.where(phase <= 1.0, phase, 2.0 - phase)   # forth and back
     kneading = amplitude_m * np.sin(2 * np.pi * frequency_hz * t)
     xy = start_xy + np.outer(progress * length, direction) + np.outer(kneading, sideways)

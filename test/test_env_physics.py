@@ -1,0 +1,99 @@
+"""Contact physics of MassageEnv: force against depth, no contact above the body,
+steady force at rest, unsafe termination and truncation."""
+
+import numpy as np
+import pytest
+
+from massage_td3_ros.env.massage_env import MassageEnv
+
+# A slow, straight stroke: the surface under the tool barely changes.
+STILL = dict(kneading_amplitude_m=0.0, stroke_speed_m_s=0.005)
+
+
+@pytest.fixture(scope="module")
+def still_env():
+    env = MassageEnv(**STILL)
+    yield env
+    env.close()
+
+
+def hold(env, action_z, steps=12):
+    """Hold a vertical correction; return the last infos and obs."""
+    env.reset(seed=0, options={"start_progress": 0.45})  # mid-back, one tissue surface
+    infos, obs = [], None
+    for _ in range(steps):
+        obs, _, terminated, _, info = env.step(np.array([0.0, 0.0, action_z]))
+        assert not terminated
+        infos.append(info)
+    return infos, obs
+
+
+def test_force_rises_monotonically_with_depth_at_about_2_n_per_mm(still_env):
+    cfg = still_env.config
+    actions = np.linspace(-0.1, -0.45, 8)
+    forces = [np.mean([i["force_n"] for i in hold(still_env, a)[0][-3:]]) for a in actions]
+    assert np.all(np.diff(forces) > 0.5), forces
+    depth_m = cfg.nominal_indentation_m - actions * cfg.action_scale_m
+    slope_n_per_mm = np.polyfit(depth_m * 1000, forces, 1)[0]
+    assert 1.6 < slope_n_per_mm < 2.4, slope_n_per_mm
+
+
+def test_above_the_body_reads_zero_force_and_positive_distance(still_env):
+    infos, obs = hold(still_env, 1.0)
+    from massage_td3_ros.env.observation import observation_slices
+    s = observation_slices()
+    assert infos[-1]["force_n"] == 0.0
+    assert obs[s["force"]][0] == 0.0
+    assert obs[s["signed_distance"]][0] > 0.2  # 1 cm and more
+    assert still_env.snapshot().force_n == 0.0
+
+
+def test_force_is_steady_at_rest(still_env):
+    infos, _ = hold(still_env, -0.3, steps=40)
+    forces = np.array([i["force_n"] for i in infos[-10:]])
+    assert forces.mean() > 10.0
+    assert np.max(np.abs(np.diff(forces))) < 0.1, forces
+
+
+def test_net_force_sums_every_tool_contact_point(still_env):
+    hold(still_env, -0.3)
+    contacts = still_env.debug_tool_contacts()
+    assert contacts
+    total = np.sum([c.normal_force_n * np.asarray(c.normal) for c in contacts], axis=0)
+    assert still_env.snapshot().force_n == pytest.approx(np.linalg.norm(total), rel=1e-6)
+
+
+def test_commanded_depth_is_bounded():
+    env = MassageEnv(**STILL)
+    infos, _ = hold(env, -1.0, steps=30)
+    bound_n = env.config.tissue_stiffness_n_per_m * env.config.max_indentation_m
+    assert infos[-1]["force_n"] < bound_n * 1.1
+    env.close()
+
+
+def test_over_force_terminates_as_unsafe_with_a_large_penalty():
+    env = MassageEnv(max_indentation_m=0.05, **STILL)
+    env.reset(seed=0)
+    for _ in range(60):
+        _, reward, terminated, truncated, info = env.step(np.array([0.0, 0.0, -1.0]))
+        if terminated:
+            break
+    assert terminated and not truncated
+    assert info["force_n"] > env.config.safety_force_limit_n
+    assert info["over_force"] == 1.0
+    assert info["reward_terms"]["unsafe"] == -env.config.reward_unsafe_penalty
+    assert reward < -50
+    assert info["episode"]["over_force_steps"] == 1.0
+    env.close()
+
+
+def test_time_limit_truncates_without_terminating():
+    env = MassageEnv(episode_time_s=1.0)
+    env.reset(seed=0)
+    for step in range(1, 31):
+        _, _, terminated, truncated, info = env.step(np.array([0.0, 0.0, -0.2]))
+        assert not terminated
+        assert truncated == (step == 30)
+    assert info["episode"]["steps"] == 30
+    assert 0.0 < info["episode"]["in_band_fraction"] <= 1.0
+    env.close()
