@@ -71,9 +71,8 @@ class StateCodec:
     @classmethod
     def for_env(cls) -> StateCodec:
         """The codec of the package's env (OBS_DIM, STEP_INFO_KEYS)."""
-        from massage_td3_ros.env.observation import OBS_DIM
-
         from massage_td3_ros.env.metrics import STEP_INFO_KEYS
+        from massage_td3_ros.env.observation import OBS_DIM
         return cls(OBS_DIM, STEP_INFO_KEYS)
 
     def describe(self) -> str:

@@ -1,0 +1,221 @@
+"""``td3_agent``: the online TD3 learner (OnlineLearner) as a ROS 2 node.
+
+On each /massage/state: decode, ``learner.on_state`` (stores the transition the state
+completes, chooses the next action), publish /massage/action at once (stamped with the
+state's stamp), then run the gradient updates now due, inline or, with
+``agent.background_updates``, on a worker thread so the state-to-action time does not
+depend on training. Publishes /massage/episode_return and the loss averages the learner
+logs (/massage/critic_loss, /massage/actor_loss, /massage/q_mean). Stops after
+``train.total_steps`` stored steps (eval: received steps), writing a final checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import rclpy
+from geometry_msgs.msg import Vector3Stamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.task import Future
+from std_msgs.msg import Float32, Float64MultiArray
+
+from massage_td3_ros.config import NODE_GROUPS, AgentNodeConfig
+from massage_td3_ros.env.observation import OBS_LAYOUT
+from massage_td3_ros.ros.parameters import declare_and_read
+from massage_td3_ros.ros.sim_node import RELIABLE_QOS
+from massage_td3_ros.ros.state_message import StateCodec, StateMessage
+from massage_td3_ros.training.learner import OnlineLearner, StepState
+from massage_td3_ros.training.trainer import MASSAGE_ENV_ID
+
+ACT_DIM = 3
+LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
+ERROR_PERIOD_S = 2.0
+
+
+class TD3AgentNode(Node):
+    """Answers every /massage/state with an action and learns online from the stream."""
+
+    def __init__(self, *, context: Context | None = None,
+                 parameter_overrides: list[Parameter] | None = None) -> None:
+        super().__init__("td3_agent", context=context,
+                         parameter_overrides=parameter_overrides or [])
+        groups = declare_and_read(self, NODE_GROUPS["td3_agent"])
+        self.agent_cfg = groups["agent"]
+        self.train_cfg = groups["train"]
+        self.run_dir = self._run_folder()
+        self.codec = StateCodec.for_env()
+        self.learner = OnlineLearner(
+            self.codec.obs_dim, ACT_DIM, groups["td3"], groups["exploration"], self.train_cfg,
+            self.run_dir, obs_labels=list(OBS_LAYOUT), mode=self.agent_cfg.mode,
+            checkpoint=self.agent_cfg.checkpoint or None)
+        self.finished = Future()           # done when the budget is reached
+        self.bad_states = 0
+        self.states_received = 0
+        self.steps_answered = 0
+        self._last_answer: tuple[int, int] | None = None   # (episode, step) last answered
+        self._episode_return = 0.0
+        self._losses_published = len(self.learner.logger.losses)
+
+        self._action_pub = self.create_publisher(Vector3Stamped, "/massage/action",
+                                                 RELIABLE_QOS)
+        self._return_pub = self.create_publisher(Float32, "/massage/episode_return",
+                                                 RELIABLE_QOS)
+        self._loss_pubs = {name: self.create_publisher(Float32, f"/massage/{name}",
+                                                       RELIABLE_QOS) for name in LOSS_TOPICS}
+        self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
+                                 RELIABLE_QOS)
+        self._update_wanted = threading.Event()
+        self._stopping = threading.Event()
+        self._worker = None
+        if self.agent_cfg.background_updates and self.agent_cfg.mode == "train":
+            self._worker = threading.Thread(target=self._update_loop, name="td3-updates",
+                                            daemon=True)
+            self._worker.start()
+        self.get_logger().info(
+            f"mode {self.agent_cfg.mode}, run folder {self.run_dir}, starting at env step "
+            f"{self.learner.env_steps} of {self.train_cfg.total_steps}, updates "
+            f"{'in the background' if self._worker else 'inline'}")
+
+    def _run_folder(self) -> Path:
+        """``agent.run_folder`` when set, else the in-process trainer's default folder."""
+        if "run_folder" not in AgentNodeConfig.__dataclass_fields__:
+            # Not (yet) a field of AgentNodeConfig: declared here so --out can set it.
+            self.declare_parameter("agent.run_folder", "", ParameterDescriptor(
+                description="Exact run folder (checkpoints, logs, figures); empty: "
+                "<train.run_dir>/MassageEnv-v0-seed<train.seed>.", read_only=True))
+        folder = self.get_parameter("agent.run_folder").value
+        if folder:
+            return Path(folder)
+        return Path(self.train_cfg.run_dir) / f"{MASSAGE_ENV_ID}-seed{self.train_cfg.seed}"
+
+    # ---- the state -> action path -----------------------------------------------------
+    def _on_state(self, msg: Float64MultiArray) -> None:
+        if self.finished.done():
+            return
+        try:
+            state = self.codec.decode(msg)
+        except ValueError as error:
+            self.bad_states += 1
+            self.get_logger().error(f"ignored a /massage/state message: {error}",
+                                    throttle_duration_sec=ERROR_PERIOD_S)
+            return
+        self.states_received += 1
+        if not state.first and not self._continues_my_answer(state):
+            # The step was not taken with this process's answer to the previous state
+            # (held action, lost messages, a restart): never a stored transition.
+            self._forget_pending()
+        action = self.learner.on_state(self._step_state(state))
+        self._track_episode(state)
+        if self._budget_reached():
+            # Like the in-process loop: the budget's last state gets no answer, so the
+            # sim never takes a step whose transition nobody stores.
+            self.finished.set_result(True)
+            return
+        if action is None:
+            return
+        self._publish_action(state, action)
+        if self.learner.mode == "train":
+            if self._worker is not None:
+                self._update_wanted.set()
+            else:
+                self.learner.update()
+                self._publish_losses()
+
+    def _continues_my_answer(self, state: StateMessage) -> bool:
+        return not state.held and self._last_answer == (state.episode, state.step - 1)
+
+    def _forget_pending(self) -> None:
+        # OnlineLearner has no public call for "the next state is a gap" (requested);
+        # clearing its pending (obs, action) makes on_state count a gap, store nothing.
+        self.learner._pending = None
+
+    @staticmethod
+    def _step_state(state: StateMessage) -> StepState:
+        return StepState(obs=state.obs, episode=state.episode, step=state.step,
+                         first=state.first, reward=state.reward, terminated=state.terminated,
+                         truncated=state.truncated, info=state.info)
+
+    def _publish_action(self, state: StateMessage, action) -> None:
+        msg = Vector3Stamped()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = state.stamp_sec, state.stamp_nanosec
+        msg.header.frame_id = "action"
+        msg.vector.x, msg.vector.y, msg.vector.z = (float(v) for v in action[:ACT_DIM])
+        self._action_pub.publish(msg)
+        self._last_answer = (state.episode, state.step)
+        self.steps_answered += 1
+
+    def _track_episode(self, state: StateMessage) -> None:
+        if state.first:
+            self._episode_return = 0.0
+            return
+        self._episode_return += state.reward
+        if state.terminated or state.truncated:
+            self._return_pub.publish(Float32(data=float(self._episode_return)))
+            self.get_logger().info(
+                f"episode {state.episode}: return {self._episode_return:.2f}, "
+                f"{state.step} steps, env steps {self.learner.env_steps}, updates "
+                f"{self.learner.updates}, gaps {self.learner.gaps}")
+
+    def _budget_reached(self) -> bool:
+        done = (self.learner.env_steps if self.learner.mode == "train"
+                else self.steps_answered)
+        return done >= self.train_cfg.total_steps
+
+    # ---- learning ---------------------------------------------------------------------
+    def _update_loop(self) -> None:
+        while not self._stopping.is_set():
+            if self._update_wanted.wait(timeout=0.1):
+                self._update_wanted.clear()
+                self.learner.update()
+                self._publish_losses()
+
+    def _publish_losses(self) -> None:
+        rows = self.learner.logger.losses
+        if len(rows) == self._losses_published:
+            return
+        self._losses_published = len(rows)
+        for name, publisher in self._loss_pubs.items():
+            if name in rows[-1]:
+                publisher.publish(Float32(data=float(rows[-1][name])))
+
+    def close(self) -> None:
+        """Stop the update worker, write the final checkpoint, figures and logs."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join()
+        self.learner.close(final_checkpoint=self.learner.mode == "train")
+        self.get_logger().info(
+            f"stopped at env step {self.learner.env_steps}: {self.learner.counters()}, "
+            f"bad states {self.bad_states}")
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the ``td3_agent`` executable."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = TD3AgentNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin_until_future_complete(node.finished)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as error:  # a bad parameter: say which, no traceback
+        print(f"td3_agent: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

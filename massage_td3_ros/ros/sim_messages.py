@@ -1,0 +1,96 @@
+"""The sim node's visualisation and sensor messages, built from plain values.
+
+``SceneReadout`` is what one control step exposes besides the observation: joint
+states, tool pose, the net wrench of the body on the tool and every arm-body contact.
+A real-arm bridge publishing the same topics builds the same messages from its sensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, PoseStamped, WrenchStamped
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+ARROW_M_PER_N = 0.005  # force arrows: 5 mm per newton in RViz
+ARROW_MAX_M = 0.3
+
+
+@dataclass
+class Contact:
+    """One arm-body contact point (world frame, SI units)."""
+
+    position_m: np.ndarray         # on the body surface
+    normal: np.ndarray             # unit normal, from the body towards the arm
+    normal_force_n: float
+    link: int                      # arm link index (-2: the tool)
+
+
+@dataclass
+class SceneReadout:
+    """Arm, tool and contact values of one control step (world frame, SI units)."""
+
+    joint_names: list[str]
+    joint_pos_rad: np.ndarray
+    joint_vel_rad_s: np.ndarray
+    joint_effort: np.ndarray        # N m (revolute joints)
+    tool_pos_m: np.ndarray
+    tool_quat_xyzw: np.ndarray
+    tool_force_n: np.ndarray        # net force of the body on the tool (3,)
+    contacts: list[Contact] = field(default_factory=list)
+
+
+def joint_state(header: Header, scene: SceneReadout) -> JointState:
+    msg = JointState(header=header, name=list(scene.joint_names))
+    msg.position = [float(v) for v in scene.joint_pos_rad]
+    msg.velocity = [float(v) for v in scene.joint_vel_rad_s]
+    msg.effort = [float(v) for v in scene.joint_effort]
+    return msg
+
+
+def tool_pose(header: Header, scene: SceneReadout) -> PoseStamped:
+    msg = PoseStamped(header=header)
+    p, q = scene.tool_pos_m, scene.tool_quat_xyzw
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in p)
+    (msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z,
+     msg.pose.orientation.w) = (float(v) for v in q)
+    return msg
+
+
+def contact_wrench(header: Header, scene: SceneReadout) -> WrenchStamped:
+    """Net force of the body on the tool, expressed in the world frame at the tool centre."""
+    msg = WrenchStamped(header=header)
+    f = scene.tool_force_n
+    msg.wrench.force.x, msg.wrench.force.y, msg.wrench.force.z = (float(v) for v in f)
+    return msg
+
+
+def contact_markers(header: Header, scene: SceneReadout, previous_count: int) -> MarkerArray:
+    """One arrow per contact (length proportional to its force); stale arrows deleted."""
+    markers = []
+    for index, contact in enumerate(scene.contacts):
+        marker = Marker(header=header, ns="contacts", id=index, type=Marker.ARROW,
+                        action=Marker.ADD)
+        start = np.asarray(contact.position_m, dtype=float)
+        length = min(ARROW_MAX_M, ARROW_M_PER_N * abs(contact.normal_force_n))
+        end = start + length * np.asarray(contact.normal, dtype=float)
+        marker.points = [Point(x=float(start[0]), y=float(start[1]), z=float(start[2])),
+                         Point(x=float(end[0]), y=float(end[1]), z=float(end[2]))]
+        marker.scale.x, marker.scale.y, marker.scale.z = 0.006, 0.012, 0.02
+        tool = contact.link == -2
+        marker.color.r, marker.color.g, marker.color.b, marker.color.a = (
+            (0.1, 0.8, 0.2, 1.0) if tool else (0.9, 0.1, 0.1, 1.0))
+        marker.pose.orientation.w = 1.0
+        markers.append(marker)
+    for index in range(len(scene.contacts), previous_count):
+        markers.append(Marker(header=header, ns="contacts", id=index, action=Marker.DELETE))
+    return MarkerArray(markers=markers)
+
+
+def header_at(stamp_ns: int, frame_id: str) -> Header:
+    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+                  frame_id=frame_id)

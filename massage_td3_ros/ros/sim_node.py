@@ -1,0 +1,278 @@
+"""``massage_sim``: MassageEnv as a ROS 2 node (one env step per control step).
+
+Publishes, once per control step and with one shared stamp: /joint_states,
+/massage/contact_wrench, /massage/contacts (RViz arrows), /massage/tool_pose,
+/reward and /massage/state (observation + outcome, see state_message.py).
+Subscribes /massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it
+answers) and serves /massage/reset. ``sim.mode``: lockstep (step on each answer, hold
+the last action after ``sim.action_timeout_s``) or realtime (step at env.control_hz).
+All env logic stays in MassageEnv; this node only moves values between it and topics.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped, Vector3Stamped, WrenchStamped
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float32, Float64MultiArray
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import MarkerArray
+
+from massage_td3_ros.config import NODE_GROUPS
+from massage_td3_ros.ros import sim_messages
+from massage_td3_ros.ros.parameters import declare_and_read
+from massage_td3_ros.ros.state_message import StateCodec
+
+# Reliable, shallow: state, action and reward must not be lost, and a deep queue
+# would only hide a stalled peer.
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+WARN_PERIOD_S = 2.0
+
+
+def scene_from_snapshot(snapshot) -> sim_messages.SceneReadout:
+    """The env's ArmSnapshot as plain values; the tool wrench is the vector sum of the
+    tool's contact forces (each along its normal, from the body towards the arm)."""
+    on_tool = [c for c in snapshot.contacts if c.arm_link == snapshot.tool_link]
+    force = sum((c.normal_force_n * np.asarray(c.normal, dtype=float) for c in on_tool),
+                np.zeros(3))
+    contacts = [sim_messages.Contact(
+        position_m=np.asarray(c.position_on_body_m, dtype=float),
+        normal=np.asarray(c.normal, dtype=float), normal_force_n=float(c.normal_force_n),
+        link=-2 if c.arm_link == snapshot.tool_link else int(c.arm_link))
+        for c in snapshot.contacts]
+    return sim_messages.SceneReadout(
+        joint_names=list(snapshot.joint_names), joint_pos_rad=snapshot.joint_pos_rad,
+        joint_vel_rad_s=snapshot.joint_vel_rad_s, joint_effort=snapshot.joint_effort_nm,
+        tool_pos_m=snapshot.tool_pos_m, tool_quat_xyzw=snapshot.tool_quat_xyzw,
+        tool_force_n=force, contacts=contacts)
+
+
+class MassageSimNode(Node):
+    """Steps MassageEnv on /massage/action and publishes each step's outcome."""
+
+    def __init__(self, *, context: Context | None = None,
+                 parameter_overrides: list[Parameter] | None = None) -> None:
+        super().__init__("massage_sim", context=context,
+                         parameter_overrides=parameter_overrides or [])
+        groups = declare_and_read(self, NODE_GROUPS["massage_sim"])
+        self.sim_cfg, self.env_cfg = groups["sim"], groups["env"]
+        from massage_td3_ros.env import MassageEnv  # PyBullet: only when a sim is wanted
+        self.env = MassageEnv(self.env_cfg, render_mode="human" if self.sim_cfg.gui else None)
+        self.codec = StateCodec.for_env()
+        self.frame_id = self.sim_cfg.frame_id
+
+        self._state_pub = self.create_publisher(Float64MultiArray, "/massage/state", RELIABLE_QOS)
+        self._reward_pub = self.create_publisher(Float32, "/reward", RELIABLE_QOS)
+        self._joints_pub = self.create_publisher(JointState, "/joint_states", RELIABLE_QOS)
+        self._wrench_pub = self.create_publisher(WrenchStamped, "/massage/contact_wrench",
+                                                 RELIABLE_QOS)
+        self._pose_pub = self.create_publisher(PoseStamped, "/massage/tool_pose", RELIABLE_QOS)
+        # Only looked at in RViz: best effort, latest wins.
+        self._markers_pub = self.create_publisher(MarkerArray, "/massage/contacts",
+                                                  qos_profile_sensor_data)
+        self.create_subscription(Vector3Stamped, "/massage/action", self._on_action,
+                                 RELIABLE_QOS)
+        self.create_service(Trigger, "/massage/reset", self._on_reset)
+
+        # Counters (read by tests and logged at shutdown).
+        self.steps_taken = 0
+        self.episodes_started = 0
+        self.dropped_actions = {"non_finite": 0, "wrong_stamp": 0}
+        self.clamped_actions = 0
+        self.held_steps = 0
+        self.over_force_steps = 0
+        self.last_applied_action = np.zeros(3)
+
+        self._episode = -1
+        self._step = 0
+        self._last_stamp_ns = 0
+        self._state_stamp_ns = 0          # stamp of the state awaiting an answer
+        self._state_published = False     # the current state went out to a subscriber
+        self._state_time_ns = 0           # when it went out (for the lockstep timeout)
+        self._fresh_action: np.ndarray | None = None  # realtime: answer to the current state
+        self._held_action = np.zeros(3)
+        self._marker_count = 0
+        self._reset_episode(seed=self.sim_cfg.seed)
+        if self.sim_cfg.mode == "realtime":
+            self.create_timer(1.0 / self.env_cfg.control_hz, self._realtime_tick)
+        else:
+            self.create_timer(min(0.05, self.sim_cfg.action_timeout_s / 4), self._lockstep_tick)
+        self.get_logger().info(
+            f"mode {self.sim_cfg.mode}, control {self.env_cfg.control_hz:g} Hz, frame "
+            f"'{self.frame_id}', /massage/state layout: {self.codec.describe()}")
+
+    # ---- episode and step -------------------------------------------------------------
+    def _next_stamp_ns(self) -> int:
+        # Strictly increasing, so every state has its own stamp even within one clock tick.
+        stamp = max(self.get_clock().now().nanoseconds, self._last_stamp_ns + 1)
+        self._last_stamp_ns = stamp
+        return stamp
+
+    def _reset_episode(self, seed: int | None = None) -> None:
+        obs, info = self.env.reset(seed=seed)
+        self._episode += 1
+        self._step = 0
+        self.episodes_started += 1
+        self._held_action = np.zeros(3)
+        self._pending = (obs, 0.0, False, False, False, info)
+        self._state_published = False
+        self._state_stamp_ns = self._next_stamp_ns()
+        self._fresh_action = None
+        self._publish_state_if_heard()
+
+    def _publish_state_if_heard(self) -> None:
+        """Send the pending state once someone listens (a state nobody hears stalls lockstep)."""
+        if self._state_published or self._state_pub.get_subscription_count() == 0:
+            return
+        obs, reward, terminated, truncated, held, info = self._pending
+        self._publish_step(self._state_stamp_ns, obs, reward, terminated, truncated, held, info,
+                           with_reward=False)
+        self._state_published = True
+        self._state_time_ns = self.get_clock().now().nanoseconds
+
+    def _apply(self, action: np.ndarray, held: bool) -> None:
+        """One env step with a checked action; publish it, and reset after an episode end."""
+        self.last_applied_action = action
+        self._held_action = action
+        obs, reward, terminated, truncated, info = self.env.step(action.astype(np.float32))
+        self._step += 1
+        self.steps_taken += 1
+        self.held_steps += int(held)
+        stamp = self._next_stamp_ns()
+        if info.get("over_force", 0.0) > 0.5:
+            self.over_force_steps += 1
+            self.get_logger().warning(
+                f"force {info.get('force_n', math.nan):.1f} N above the hard limit "
+                f"{self.env_cfg.safety_force_limit_n:g} N (episode {self._episode}, "
+                f"step {self._step}); the episode ends", throttle_duration_sec=WARN_PERIOD_S)
+        self._publish_step(stamp, obs, reward, terminated, truncated, held, info,
+                           with_reward=True)
+        self._state_stamp_ns = stamp
+        self._state_time_ns = self.get_clock().now().nanoseconds
+        self._fresh_action = None
+        if terminated or truncated:
+            self._reset_episode()
+
+    def _publish_step(self, stamp_ns: int, obs, reward: float, terminated: bool,
+                      truncated: bool, held: bool, info: dict, *, with_reward: bool) -> None:
+        header = sim_messages.header_at(stamp_ns, self.frame_id)
+        scene = scene_from_snapshot(self.env.snapshot())
+        self._joints_pub.publish(sim_messages.joint_state(header, scene))
+        self._wrench_pub.publish(sim_messages.contact_wrench(header, scene))
+        self._pose_pub.publish(sim_messages.tool_pose(header, scene))
+        self._markers_pub.publish(
+            sim_messages.contact_markers(header, scene, self._marker_count))
+        self._marker_count = len(scene.contacts)
+        if with_reward:
+            self._reward_pub.publish(Float32(data=float(reward)))
+        self._state_pub.publish(self.codec.encode(
+            stamp_sec=header.stamp.sec, stamp_nanosec=header.stamp.nanosec,
+            episode=self._episode, step=self._step, first=self._step == 0,
+            terminated=terminated, truncated=truncated, held=held, reward=float(reward),
+            obs=obs, info=info))
+
+    # ---- inputs -----------------------------------------------------------------------
+    def _checked_action(self, msg: Vector3Stamped) -> np.ndarray | None:
+        """The action clamped to [-1, 1], or None (counted, warned) if it must be dropped."""
+        values = np.array([msg.vector.x, msg.vector.y, msg.vector.z], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            self.dropped_actions["non_finite"] += 1
+            self.get_logger().warning(
+                f"dropped a non-finite action {values.tolist()} "
+                f"({self.dropped_actions['non_finite']} so far)",
+                throttle_duration_sec=WARN_PERIOD_S)
+            return None
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp_ns != self._state_stamp_ns or not self._state_published:
+            self.dropped_actions["wrong_stamp"] += 1
+            self.get_logger().warning(
+                f"dropped an action stamped {stamp_ns} ns: it does not answer the current "
+                f"state ({self._state_stamp_ns} ns) ({self.dropped_actions['wrong_stamp']} "
+                "so far)", throttle_duration_sec=WARN_PERIOD_S)
+            return None
+        if np.any(np.abs(values) > 1.0):
+            self.clamped_actions += 1
+            self.get_logger().warning(
+                f"clamped an out-of-range action {values.tolist()} to [-1, 1] "
+                f"({self.clamped_actions} so far)", throttle_duration_sec=WARN_PERIOD_S)
+            values = np.clip(values, -1.0, 1.0)
+        return values
+
+    def _on_action(self, msg: Vector3Stamped) -> None:
+        action = self._checked_action(msg)
+        if action is None:
+            return
+        if self.sim_cfg.mode == "realtime":
+            self._fresh_action = action  # applied at the next tick
+        else:
+            self._apply(action, held=False)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response):
+        self._reset_episode()
+        response.success = True
+        response.message = f"episode {self._episode} started"
+        return response
+
+    # ---- timers -----------------------------------------------------------------------
+    def _lockstep_tick(self) -> None:
+        if not self._state_published:
+            self._publish_state_if_heard()
+            return
+        waited_s = (self.get_clock().now().nanoseconds - self._state_time_ns) * 1e-9
+        if waited_s < self.sim_cfg.action_timeout_s:
+            return
+        if self._state_pub.get_subscription_count() == 0:
+            return  # nobody to act: hold still rather than run the episode alone
+        self.get_logger().warning(
+            f"no action within {self.sim_cfg.action_timeout_s:g} s: stepping with the last "
+            "one held", throttle_duration_sec=WARN_PERIOD_S)
+        self._apply(self._held_action, held=True)
+
+    def _realtime_tick(self) -> None:
+        if not self._state_published:
+            self._publish_state_if_heard()
+            return
+        fresh = self._fresh_action
+        self._apply(fresh if fresh is not None else self._held_action, held=fresh is None)
+
+    def close(self) -> None:
+        self.get_logger().info(
+            f"{self.steps_taken} steps, {self.episodes_started} episodes, dropped actions "
+            f"{self.dropped_actions}, clamped {self.clamped_actions}, held steps "
+            f"{self.held_steps}, over-force steps {self.over_force_steps}")
+        self.env.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the ``massage_sim`` executable."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MassageSimNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as error:  # a bad parameter: say which, no traceback
+        print(f"massage_sim: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
