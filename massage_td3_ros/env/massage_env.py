@@ -66,6 +66,7 @@ class MassageEnv(gymnasium.Env):
         self.scene = build_scene(self.client, config)
         self._maps: dict[tuple, Any] = {}
         self._homes: dict[tuple, np.ndarray] = {}
+        self._first_home: np.ndarray | None = None
         self._draw: EpisodeDraw | None = None
         self.metrics = EpisodeMetrics()
 
@@ -237,12 +238,17 @@ class MassageEnv(gymnasium.Env):
         return surface
 
     def _home(self, start_m: np.ndarray) -> np.ndarray:
+        """Joint state with the tool just touching ``start_m`` (cached per point)."""
         key = tuple(np.round(start_m, 5))
         if key not in self._homes:
-            self.scene.arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
+            arm = self.scene.arm
+            arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
+            if self._first_home is None:
+                self._first_home = arm.settle_ik(start_m, rounds=20)
             if len(self._homes) > 256:  # randomised starts: keep the cache bounded
                 self._homes.clear()
-            self._homes[key] = self.scene.arm.settle_ik(start_m, rounds=20)
+            # nearby starts: a few rounds from the first solution suffice
+            self._homes[key] = arm.settle_ik(start_m, self._first_home, rounds=6)
         return self._homes[key].copy()
 
     def _sense(self) -> dict:

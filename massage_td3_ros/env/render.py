@@ -9,7 +9,7 @@ import pybullet as pb
 def render_rgb(client: int, scene, width: int, height: int) -> np.ndarray:
     """An (height, width, 3) uint8 frame looking at the back from the arm's side."""
     origin = scene.body_origin_m
-    eye = origin + np.array([0.9, -1.5, 0.9])
+    eye = origin + np.array([0.75, -1.2, 0.75])
     look = origin + np.array([0.0, -0.1, 0.15])
     view = pb.computeViewMatrix(eye.tolist(), look.tolist(), (0, 0, 1))
     projection = pb.computeProjectionMatrixFOV(45.0, width / height, 0.05, 10.0)
