@@ -107,3 +107,15 @@ def test_eval_mode_loads_weights_and_acts_deterministically(tmp_path):
     action = evaluator.on_state(StepState(obs=obs, episode=0, step=0, first=True))
     assert np.array_equal(action, learner.act(obs))
     assert evaluator.buffer is None and evaluator.update() == 0
+
+
+def test_corrupt_buffer_beside_checkpoint_fails_before_changing_anything(tmp_path):
+    path = trained_learner(tmp_path / "a").save_checkpoint("latest")
+    buffer_path(path).write_bytes(b"broken")
+    other = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "b",
+                          obs_labels=LAYOUT)
+    before = [p.clone() for p in other.agent.actor.parameters()]
+    with pytest.raises(CheckpointError, match="replay buffer"):
+        other.load_checkpoint(path)
+    assert all(torch.equal(a, b) for a, b in zip(before, other.agent.actor.parameters()))
+    assert other.env_steps == 0 and len(other.buffer) == 0

@@ -23,12 +23,7 @@ import torch
 from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.params import to_dict
 from massage_td3_ros.td3.agent import TD3
-from massage_td3_ros.td3.checkpoint import (
-    CheckpointError,
-    buffer_path,
-    checkpoint_path,
-    load_checkpoint,
-)
+from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.td3.exploration import Exploration
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
@@ -101,6 +96,9 @@ class OnlineLearner:
         self.buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, self.act_dim,
                                    np.random.default_rng(seeds[2]), self.agent.device
                                    ) if mode == "train" else None
+        if self.buffer is not None:
+            LOG.info("replay buffer: %d transitions, %.1f MB", cfg.buffer_size,
+                     self.buffer.nbytes / 1e6)
         self._net_lock = threading.Lock()     # actor/critic weights and optimisers
         self._buffer_lock = threading.Lock()  # buffer, update schedule, loss sums
         # Counters (checkpointed).
@@ -305,28 +303,8 @@ class OnlineLearner:
         the corruption; nothing is changed in that case.
         """
         path = Path(path)
-        loaded = load_checkpoint(path, self.obs_dim, self.act_dim, self.obs_layout,
-                                 map_location=self.agent.device)
-        saved_td3 = loaded["meta"]["config"]["td3"]
-        for key in ("actor_hidden", "critic_hidden"):
-            if list(saved_td3[key]) != list(getattr(self.td3_cfg, key)):
-                raise CheckpointError(f"{path}: network size mismatch: td3.{key} is "
-                                      f"{saved_td3[key]} in the checkpoint, "
-                                      f"{list(getattr(self.td3_cfg, key))} here")
-        buffer_file = buffer_path(path)
-        restore_buffer = not weights_only and self.buffer is not None and buffer_file.is_file()
         with self._net_lock, self._buffer_lock:
-            try:
-                self.agent.load_state_dict(loaded["agent"])
-            except (RuntimeError, KeyError, ValueError) as error:
-                raise CheckpointError(f"{path}: agent state does not fit: {error}") from error
-            if not weights_only:
-                persistence.restore(self, loaded["meta"], loaded["torch_rng"])
-                if restore_buffer:
-                    self.buffer.load(buffer_file)
-        if not weights_only and self.buffer is not None and not restore_buffer:
-            LOG.warning("%s: no replay buffer beside the checkpoint; continuing with an "
-                        "empty buffer", path)
+            persistence.load(self, path, weights_only)
         LOG.info("loaded checkpoint %s (env step %d, episode %d)", path, self.env_steps,
                  self.episodes)
 

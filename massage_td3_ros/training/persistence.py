@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from pathlib import Path
@@ -10,15 +11,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.checkpoint import (
+    CheckpointError,
     buffer_path,
     capture_global_rng,
+    load_checkpoint,
     restore_global_rng,
     save_checkpoint,
 )
 
 if TYPE_CHECKING:
     from massage_td3_ros.training.learner import OnlineLearner
+
+LOG = logging.getLogger("massage_td3_ros.training")
 
 
 def seed_everything(seed: int) -> None:
@@ -78,3 +84,37 @@ def restore(learner: OnlineLearner, meta: dict[str, Any], torch_rng: torch.Tenso
         learner.buffer.rng.bit_generator.state = rng["buffer"]
     learner.exploration.set_state(meta["exploration"])
     torch.set_rng_state(torch_rng.cpu())
+
+
+def load(learner: OnlineLearner, path: Path, weights_only: bool) -> None:
+    """Validate, then restore a checkpoint (all of it, or the networks only).
+
+    Everything is checked before anything changes: sizes and layout, network widths,
+    and that the agent state loads into a fresh agent; so a failure never leaves a
+    partial load. Caller holds the locks.
+    """
+    loaded = load_checkpoint(path, learner.obs_dim, learner.act_dim, learner.obs_layout,
+                             map_location=learner.agent.device)
+    saved_td3 = loaded["meta"]["config"]["td3"]
+    for key in ("actor_hidden", "critic_hidden"):
+        here = list(getattr(learner.td3_cfg, key))
+        if list(saved_td3[key]) != here:
+            raise CheckpointError(f"{path}: network size mismatch: td3.{key} is "
+                                  f"{saved_td3[key]} in the checkpoint, {here} here")
+    try:
+        TD3(learner.obs_dim, learner.act_dim, learner.td3_cfg).load_state_dict(loaded["agent"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: agent state does not fit: {error}") from error
+    buffer_file = buffer_path(path)
+    if not weights_only and learner.buffer is not None:
+        if buffer_file.is_file():  # first: it reads and checks the file before copying
+            try:
+                learner.buffer.load(buffer_file)
+            except ValueError as error:
+                raise CheckpointError(str(error)) from error
+        else:
+            LOG.warning("%s: no replay buffer beside the checkpoint; continuing with an "
+                        "empty buffer", path)
+    learner.agent.load_state_dict(loaded["agent"])
+    if not weights_only:
+        restore(learner, loaded["meta"], loaded["torch_rng"])
