@@ -145,3 +145,13 @@ def test_training_changes_the_weights(tmp_path):
     assert learner.updates == 299 - 10
     assert any(not torch.equal(a, b) for a, b in zip(before, learner.agent.actor.parameters()))
     assert all(torch.isfinite(p).all() for p in learner.agent.critic.parameters())
+
+
+def test_forget_pending_turns_the_next_state_into_a_gap(tmp_path):
+    learner = make(tmp_path)
+    learner.on_state(state(0, 0))
+    learner.forget_pending()
+    learner.on_state(state(0, 1))
+    assert learner.gaps == 1 and len(learner.buffer) == 0
+    learner.on_state(state(0, 2))
+    assert len(learner.buffer) == 1

@@ -171,6 +171,12 @@ class OnlineLearner:
         self._pending = (state.episode, state.step, obs, action)
         return action
 
+    def forget_pending(self) -> None:
+        """The next state will not follow the last action returned (it was not applied:
+        held action, lost messages); drop it so that state counts as a gap, not a
+        transition."""
+        self._pending = None
+
     def _choose_action(self, obs: np.ndarray, episode_step: int) -> np.ndarray:
         if not self.training:
             return self.act(obs)
