@@ -6,7 +6,7 @@ metrics from the values carried in /massage/state, a real-arm bridge from its se
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -22,7 +22,7 @@ STEP_INFO_KEYS: tuple[str, ...] = (
     "tool_z_cmd_m",        # commanded tool-centre height [m, world z]
     "tool_z_m",            # actual tool-centre height [m, world z]
     "lateral_error_m",     # sideways distance of the tool from the path [m]
-    "contact_link",        # arm link index touching the body (-1 none, -2 tool)
+    "contact_link",        # arm link touching the body: its index, -1 none, -2 the tool, -3 the base
 )
 
 
