@@ -22,7 +22,7 @@ STEP_INFO_KEYS: tuple[str, ...] = (
     "tool_z_cmd_m",        # commanded tool-centre height [m, world z]
     "tool_z_m",            # actual tool-centre height [m, world z]
     "lateral_error_m",     # sideways distance of the tool from the path [m]
-    "contact_link",        # arm link touching the body: its index, -1 none, -2 the tool, -3 the base
+    "contact_link",        # arm link on the body: index; -1 none, -2 tool, -3 base
 )
 
 
