@@ -60,6 +60,7 @@ class TD3AgentNode(Node):
         self.steps_answered = 0
         self._last_answer: tuple[int, int] | None = None   # (episode, step) last answered
         self._episode_return = 0.0
+        self._last_stamp_ns = -1
         self._losses_published = len(self.learner.logger.losses)
 
         self._action_pub = self.create_publisher(Vector3Stamped, "/massage/action",
@@ -105,6 +106,9 @@ class TD3AgentNode(Node):
             self.get_logger().error(f"ignored a /massage/state message: {error}",
                                     throttle_duration_sec=ERROR_PERIOD_S)
             return
+        if state.stamp_ns == self._last_stamp_ns:
+            return  # the sim re-announced a state this node has already handled
+        self._last_stamp_ns = state.stamp_ns
         self.states_received += 1
         if not state.first and not self._continues_my_answer(state):
             # The step was not taken with this process's answer to the previous state

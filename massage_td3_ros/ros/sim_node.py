@@ -36,6 +36,7 @@ from massage_td3_ros.ros.state_message import StateCodec
 # would only hide a stalled peer.
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 WARN_PERIOD_S = 2.0
+REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
 
 
 def scene_from_snapshot(snapshot) -> sim_messages.SceneReadout:
@@ -101,6 +102,8 @@ class MassageSimNode(Node):
         self._fresh_action: np.ndarray | None = None  # realtime: answer to the current state
         self._held_action = np.zeros(3)
         self._marker_count = 0
+        self._state_msg: Float64MultiArray | None = None
+        self._announced_ns = 0
         self._reset_episode(seed=self.sim_cfg.seed)
         if self.sim_cfg.mode == "realtime":
             self.create_timer(1.0 / self.env_cfg.control_hz, self._realtime_tick)
@@ -174,11 +177,13 @@ class MassageSimNode(Node):
         self._marker_count = len(scene.contacts)
         if with_reward:
             self._reward_pub.publish(Float32(data=float(reward)))
-        self._state_pub.publish(self.codec.encode(
+        self._state_msg = self.codec.encode(
             stamp_sec=header.stamp.sec, stamp_nanosec=header.stamp.nanosec,
             episode=self._episode, step=self._step, first=self._step == 0,
             terminated=terminated, truncated=truncated, held=held, reward=float(reward),
-            obs=obs, info=info))
+            obs=obs, info=info)
+        self._state_pub.publish(self._state_msg)
+        self._announced_ns = self.get_clock().now().nanoseconds
 
     # ---- inputs -----------------------------------------------------------------------
     def _checked_action(self, msg: Vector3Stamped) -> np.ndarray | None:
@@ -227,8 +232,15 @@ class MassageSimNode(Node):
         if not self._state_published:
             self._publish_state_if_heard()
             return
-        waited_s = (self.get_clock().now().nanoseconds - self._state_time_ns) * 1e-9
+        now_ns = self.get_clock().now().nanoseconds
+        waited_s = (now_ns - self._state_time_ns) * 1e-9
         if waited_s < self.sim_cfg.action_timeout_s:
+            since_announced_s = (now_ns - self._announced_ns) * 1e-9
+            if since_announced_s >= min(REANNOUNCE_S, self.sim_cfg.action_timeout_s / 2):
+                # An agent that joined after the state went out never saw it; agents
+                # ignore a stamp they have already handled.
+                self._state_pub.publish(self._state_msg)
+                self._announced_ns = now_ns
             return
         if self._state_pub.get_subscription_count() == 0:
             return  # nobody to act: hold still rather than run the episode alone

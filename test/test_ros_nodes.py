@@ -1,0 +1,194 @@
+"""massage_sim and td3_agent over real DDS (rclpy from the PyPI wheels), in this process.
+
+Each test has its own rclpy context (conftest.py keeps DDS on loopback with a run-unique
+domain). The nodes run on one executor with a probe node standing in for the user's
+tools: it counts /reward and publishes malformed actions and states.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import Vector3Stamped
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float32, Float64MultiArray
+
+from massage_td3_ros.ros.agent_node import TD3AgentNode
+from massage_td3_ros.ros.sim_node import RELIABLE_QOS, MassageSimNode
+from massage_td3_ros.ros.state_message import StateCodec
+
+SMALL_AGENT = [("td3.actor_hidden", [32, 32]), ("td3.critic_hidden", [32, 32]),
+               ("td3.batch_size", 32), ("train.log_tensorboard", False),
+               ("train.eval_every_episodes", 0), ("train.plot_every_episodes", 0)]
+
+
+def _params(pairs) -> list[Parameter]:
+    return [Parameter(name, value=value) for name, value in pairs]
+
+
+class Probe(Node):
+    """Counts /reward, keeps the last /massage/state, publishes actions and states."""
+
+    def __init__(self, context) -> None:
+        super().__init__("test_probe", context=context)
+        self.codec = StateCodec.for_env()
+        self.rewards: list[float] = []
+        self.states = []
+        self.create_subscription(Float32, "/reward", lambda m: self.rewards.append(m.data),
+                                 RELIABLE_QOS)
+        self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
+                                 RELIABLE_QOS)
+        self.actions = self.create_publisher(Vector3Stamped, "/massage/action", RELIABLE_QOS)
+        self.raw_states = self.create_publisher(Float64MultiArray, "/massage/state",
+                                                RELIABLE_QOS)
+
+    def _on_state(self, msg: Float64MultiArray) -> None:
+        if len(msg.data) == self.codec.length:  # the malformed ones are this test's own
+            self.states.append(self.codec.decode(msg))
+
+    def act(self, values, stamp_ns: int) -> None:
+        msg = Vector3Stamped()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.vector.x, msg.vector.y, msg.vector.z = (float(v) for v in values)
+        self.actions.publish(msg)
+
+
+def _spin_until(executor, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        executor.spin_once(timeout_sec=0.05)
+    return True
+
+
+def _spin_for(executor, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+
+
+@pytest.fixture
+def executor(ros_context):
+    executor = SingleThreadedExecutor(context=ros_context)
+    yield executor
+    for node in list(executor.get_nodes()):
+        executor.remove_node(node)
+        node.destroy_node()
+    executor.shutdown()
+
+
+def _start(executor, node):
+    executor.add_node(node)
+    return node
+
+
+def test_lockstep_training_500_steps_with_malformed_actions(ros_context, executor, tmp_path):
+    steps = 520
+    probe = _start(executor, Probe(ros_context))
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 30.0)])))
+    agent = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
+        SMALL_AGENT + [("train.total_steps", steps), ("train.warmup_steps", 450),
+                       ("agent.run_folder", str(tmp_path))])))
+    malformed = 0
+    while not agent.finished.done():
+        assert _spin_until(executor, lambda: agent.finished.done() or probe.states, 20.0)
+        if probe.states and malformed < 24 and sim.steps_taken >= 50 * (malformed // 3 + 1):
+            stamp = probe.states[-1].stamp_ns
+            probe.act([math.nan, 0.0, 0.0], stamp)        # (likely) right stamp, NaN
+            probe.act([0.0, math.inf, 0.0], stamp)        # (likely) right stamp, inf
+            probe.act([0.1, 0.1, 0.1], stamp + 12_345)    # finite, answers no state
+            malformed += 3
+        probe.states.clear()
+        executor.spin_once(timeout_sec=0.05)
+    assert _spin_until(executor, lambda: len(probe.rewards) >= sim.steps_taken, 5.0)
+    _spin_for(executor, 0.3)  # anything extra would arrive now
+
+    assert malformed == 24
+    assert sim.dropped_actions == {"non_finite": 16, "wrong_stamp": 8}
+    assert sim.steps_taken == steps == len(probe.rewards)
+    assert sim.held_steps == 0
+    assert len(agent.learner.buffer) == agent.learner.env_steps == steps
+    assert agent.learner.updates > 0 and agent.learner.gaps == 0
+    buffer = agent.learner.buffer
+    # Stored in order, each transition the one the sim published, chained state to state.
+    np.testing.assert_array_equal(buffer.reward[:steps, 0], np.float32(probe.rewards))
+    chained = buffer.terminated[:steps - 1, 0] + buffer.truncated[:steps - 1, 0] == 0
+    np.testing.assert_array_equal(buffer.next_obs[:steps - 1][chained],
+                                  buffer.obs[1:steps][chained])
+    agent.close()
+    assert (tmp_path / "checkpoints" / "final.pt").is_file()
+    assert (tmp_path / "checkpoints" / "latest.pt").is_file()
+
+
+def test_bad_actions_never_step_and_out_of_range_is_clamped(ros_context, executor):
+    probe = _start(executor, Probe(ros_context))
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 30.0)])))
+    assert _spin_until(executor, lambda: probe.states, 10.0)
+    first = probe.states[-1]
+    assert first.first and first.step == 0 and not first.held
+    for values, stamp in (([math.nan] * 3, first.stamp_ns), ([0.0, -math.inf, 0.0],
+                          first.stamp_ns), ([0.2, 0.2, 0.2], first.stamp_ns - 1)):
+        probe.act(values, stamp)
+    assert _spin_until(executor, lambda: sum(sim.dropped_actions.values()) == 3, 5.0)
+    _spin_for(executor, 0.3)
+    # Unanswered, the state is re-announced with its own stamp; no new state, no reward.
+    assert sim.steps_taken == 0 and not probe.rewards
+    assert {state.stamp_ns for state in probe.states} == {first.stamp_ns}
+
+    probe.act([5.0, -3.0, 0.25], first.stamp_ns)
+    assert _spin_until(executor, lambda: probe.states[-1].stamp_ns != first.stamp_ns, 5.0)
+    assert sim.steps_taken == 1 and len(probe.rewards) == 1
+    np.testing.assert_allclose(sim.last_applied_action, [1.0, -1.0, 0.25])
+    assert sim.clamped_actions == 1
+    second = probe.states[-1]
+    assert second.step == 1 and second.episode == first.episode and not second.held
+    probe.act([0.0, 0.0, 0.0], first.stamp_ns)  # a stale answer: dropped, no step
+    assert _spin_until(executor, lambda: sim.dropped_actions["wrong_stamp"] == 2, 5.0)
+    assert sim.steps_taken == 1
+
+
+def test_wrong_length_state_is_ignored_with_an_error(ros_context, executor, tmp_path, capfd):
+    probe = _start(executor, Probe(ros_context))
+    agent = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
+        SMALL_AGENT + [("agent.run_folder", str(tmp_path))])))
+    assert _spin_until(executor, lambda: probe.raw_states.get_subscription_count() >= 2, 5.0)
+    probe.raw_states.publish(Float64MultiArray(data=[0.0] * 10))
+    assert _spin_until(executor, lambda: agent.bad_states == 1, 5.0)
+    _spin_for(executor, 0.2)
+    assert agent.states_received == 0 and agent.steps_answered == 0
+    assert agent.learner.counters()["gaps"] == 0
+    assert "expected 69 float64 values: stamp_sec[1]" in capfd.readouterr().err
+
+
+def test_restarted_agent_resumes_and_no_transition_spans_the_restart(ros_context, executor,
+                                                                     tmp_path):
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 5.0)])))
+    common = SMALL_AGENT + [("train.warmup_steps", 100), ("agent.run_folder", str(tmp_path))]
+    first = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
+        common + [("train.total_steps", 120)])))
+    assert _spin_until(executor, first.finished.done, 30.0)
+    first.close()
+    executor.remove_node(first)
+    first.destroy_node()
+    steps_before = sim.steps_taken
+    assert steps_before == 120
+
+    second = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
+        common + [("train.total_steps", 240)])))
+    assert second.learner.env_steps == 120 and len(second.learner.buffer) == 120
+    assert _spin_until(executor, second.finished.done, 30.0)
+    # The first state the new process saw did not follow its own answer: a gap. Any
+    # step the sim took with a held action while nobody answered is not stored either.
+    assert second.learner.gaps >= 1
+    assert len(second.learner.buffer) == second.learner.env_steps == 240
+    assert sim.steps_taken - sim.held_steps == 240
+    second.close()
+    assert Path(tmp_path, "checkpoints", "final.pt").is_file()
