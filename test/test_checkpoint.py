@@ -107,6 +107,11 @@ def test_eval_mode_loads_weights_and_acts_deterministically(tmp_path):
     action = evaluator.on_state(StepState(obs=obs, episode=0, step=0, first=True))
     assert np.array_equal(action, learner.act(obs))
     assert evaluator.buffer is None and evaluator.update() == 0
+    evaluator.on_state(StepState(obs=obs, episode=0, step=1, first=False, reward=-2.0,
+                                 truncated=True))
+    assert evaluator.eval_episodes == 1 and evaluator.env_steps == 0
+    assert evaluator.logger.evals[-1]["mean_return"] == -2.0
+    assert (tmp_path / "e" / "eval.csv").is_file()
 
 
 def test_corrupt_buffer_beside_checkpoint_fails_before_changing_anything(tmp_path):

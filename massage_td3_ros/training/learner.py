@@ -223,6 +223,10 @@ class OnlineLearner:
             self._eval_returns.append(self._episode_return)
             LOG.info("eval episode %d: return %.2f length %d", self.eval_episodes,
                      self._episode_return, self._episode_length)
+            if self.mode == "eval":  # a pure evaluation run: one eval.csv row per episode
+                self.logger.log_eval({"episode": self.eval_episodes, "env_steps": self.env_steps,
+                                      "mean_return": self._episode_return, "episodes": 1,
+                                      **{f"metric_{k}": v for k, v in summary.items()}})
             if self._episode_is_eval:
                 self._eval_remaining -= 1
                 if self._eval_remaining == 0:
