@@ -18,7 +18,8 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.ros.agent_node import TD3AgentNode
-from massage_td3_ros.ros.sim_node import RELIABLE_QOS, MassageSimNode
+from massage_td3_ros.ros.common import RELIABLE_QOS
+from massage_td3_ros.ros.sim_node import MassageSimNode
 from massage_td3_ros.ros.state_message import StateCodec
 
 SMALL_AGENT = [("td3.actor_hidden", [32, 32]), ("td3.critic_hidden", [32, 32]),

@@ -27,8 +27,8 @@ from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.config import NODE_GROUPS, AgentNodeConfig
 from massage_td3_ros.env.observation import OBS_LAYOUT
+from massage_td3_ros.ros.common import RELIABLE_QOS, final_log
 from massage_td3_ros.ros.parameters import declare_and_read
-from massage_td3_ros.ros.sim_node import RELIABLE_QOS
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
 from massage_td3_ros.training.learner import OnlineLearner, StepState
 from massage_td3_ros.training.trainer import MASSAGE_ENV_ID
@@ -194,7 +194,7 @@ class TD3AgentNode(Node):
         if self._worker is not None:
             self._worker.join()
         self.learner.close(final_checkpoint=self.learner.mode == "train")
-        self.get_logger().info(
+        final_log(self,
             f"stopped at env step {self.learner.env_steps}: {self.learner.counters()}, "
             f"bad states {self.bad_states}")
 

@@ -21,7 +21,7 @@ from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -29,12 +29,10 @@ from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.ros import sim_messages
+from massage_td3_ros.ros.common import RELIABLE_QOS, final_log
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
 
-# Reliable, shallow: state, action and reward must not be lost, and a deep queue
-# would only hide a stalled peer.
-RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
 
@@ -168,13 +166,17 @@ class MassageSimNode(Node):
     def _publish_step(self, stamp_ns: int, obs, reward: float, terminated: bool,
                       truncated: bool, held: bool, info: dict, *, with_reward: bool) -> None:
         header = sim_messages.header_at(stamp_ns, self.frame_id)
-        scene = scene_from_snapshot(self.env.snapshot())
-        self._joints_pub.publish(sim_messages.joint_state(header, scene))
-        self._wrench_pub.publish(sim_messages.contact_wrench(header, scene))
-        self._pose_pub.publish(sim_messages.tool_pose(header, scene))
-        self._markers_pub.publish(
-            sim_messages.contact_markers(header, scene, self._marker_count))
-        self._marker_count = len(scene.contacts)
+        # Sensor and visualisation topics are built only when someone listens (they
+        # would be dropped anyway); this keeps an unobserved lock-step loop fast.
+        listening = [(publisher, build) for publisher, build in (
+            (self._joints_pub, sim_messages.joint_state),
+            (self._wrench_pub, sim_messages.contact_wrench),
+            (self._pose_pub, sim_messages.tool_pose),
+            (self._markers_pub, self._markers)) if publisher.get_subscription_count() > 0]
+        if listening:
+            scene = scene_from_snapshot(self.env.snapshot())
+            for publisher, build in listening:
+                publisher.publish(build(header, scene))
         if with_reward:
             self._reward_pub.publish(Float32(data=float(reward)))
         self._state_msg = self.codec.encode(
@@ -184,6 +186,11 @@ class MassageSimNode(Node):
             obs=obs, info=info)
         self._state_pub.publish(self._state_msg)
         self._announced_ns = self.get_clock().now().nanoseconds
+
+    def _markers(self, header, scene: sim_messages.SceneReadout):
+        markers = sim_messages.contact_markers(header, scene, self._marker_count)
+        self._marker_count = len(scene.contacts)
+        return markers
 
     # ---- inputs -----------------------------------------------------------------------
     def _checked_action(self, msg: Vector3Stamped) -> np.ndarray | None:
@@ -257,7 +264,7 @@ class MassageSimNode(Node):
         self._apply(fresh if fresh is not None else self._held_action, held=fresh is None)
 
     def close(self) -> None:
-        self.get_logger().info(
+        final_log(self,
             f"{self.steps_taken} steps, {self.episodes_started} episodes, dropped actions "
             f"{self.dropped_actions}, clamped {self.clamped_actions}, held steps "
             f"{self.held_steps}, over-force steps {self.over_force_steps}")

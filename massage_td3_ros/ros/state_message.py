@@ -67,6 +67,7 @@ class StateCodec:
         self.length = sum(size for _, size in segments)
         self._obs_start = len(HEADER_LABELS)
         self._info_start = self._obs_start + self.obs_dim
+        self._dims = self.layout_dims()
 
     @classmethod
     def for_env(cls) -> StateCodec:
@@ -105,7 +106,7 @@ class StateCodec:
         data[self._obs_start:self._info_start] = obs
         data[self._info_start:] = [float(info[key]) for key in self.info_keys]
         msg = Float64MultiArray()
-        msg.layout.dim = self.layout_dims()
+        msg.layout.dim = self._dims  # shared: messages are read-only once published
         msg.layout.data_offset = 0
         msg.data = data
         return msg
