@@ -193,3 +193,21 @@ def test_restarted_agent_resumes_and_no_transition_spans_the_restart(ros_context
     assert sim.steps_taken - sim.held_steps == 240
     second.close()
     assert Path(tmp_path, "checkpoints", "final.pt").is_file()
+
+
+def test_realtime_mode_steps_at_the_control_rate_and_stores_only_answered_steps(
+        ros_context, executor, tmp_path):
+    control_hz = 60.0
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.mode", "realtime"), ("env.control_hz", control_hz)])))
+    agent = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
+        SMALL_AGENT + [("agent.run_folder", str(tmp_path)), ("train.warmup_steps", 10_000)])))
+    assert _spin_until(executor, lambda: sim.steps_taken >= 1, 10.0)
+    start_steps, start = sim.steps_taken, time.monotonic()
+    _spin_for(executor, 2.0)
+    rate_hz = (sim.steps_taken - start_steps) / (time.monotonic() - start)
+    assert 0.6 * control_hz < rate_hz < 1.2 * control_hz
+    # A step taken with a held (not freshly answered) action is never stored.
+    assert agent.learner.env_steps == len(agent.learner.buffer) > 0
+    assert agent.learner.env_steps <= sim.steps_taken - sim.held_steps
+    assert agent.learner.env_steps >= sim.steps_taken - sim.held_steps - 2

@@ -1,0 +1,38 @@
+"""`massage-td3 launch`: both nodes as child processes from one parameter file, over DDS."""
+
+import subprocess
+import sys
+
+import yaml
+
+from massage_td3_ros.config import Config, config_to_dict
+
+
+def test_launch_runs_the_budget_and_writes_checkpoints(tmp_path):
+    config = Config().replace(
+        td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32},
+        train={"warmup_steps": 100, "log_tensorboard": False, "buffer_size": 10_000})
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(config_to_dict(config)))
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params),
+         "--steps", "150", "--out", str(out), "--seed", "3"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stopped at env step 150" in result.stderr
+    assert "bad states 0" in result.stderr
+    assert (out / "checkpoints" / "final.pt").is_file()
+    assert (out / "checkpoints" / "latest.buffer.npz").is_file()
+
+
+def test_launch_rejects_a_bad_parameter_file_before_starting_nodes(tmp_path):
+    params = tmp_path / "params.yaml"
+    document = config_to_dict(Config())
+    document["td3_agent"]["ros__parameters"]["train"]["total_stepz"] = 5
+    params.write_text(yaml.safe_dump(document))
+    result = subprocess.run(
+        [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "total_stepz" in result.stderr
