@@ -9,11 +9,10 @@ It is train.launch.py with mode eval; every other argument is passed through.
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
-
-from launch import LaunchDescription
 
 PACKAGE = "massage_td3_ros"
 

@@ -10,7 +10,8 @@ from massage_td3_ros.config import Config, config_to_dict
 
 def test_launch_runs_the_budget_and_writes_checkpoints(tmp_path):
     config = Config().replace(
-        td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32},
+        td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
+             "torch_threads": 1},
         train={"warmup_steps": 100, "log_tensorboard": False, "buffer_size": 10_000})
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(config_to_dict(config)))

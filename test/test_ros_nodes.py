@@ -23,7 +23,7 @@ from massage_td3_ros.ros.sim_node import MassageSimNode
 from massage_td3_ros.ros.state_message import StateCodec
 
 SMALL_AGENT = [("td3.actor_hidden", [32, 32]), ("td3.critic_hidden", [32, 32]),
-               ("td3.batch_size", 32), ("train.log_tensorboard", False),
+               ("td3.batch_size", 32), ("td3.torch_threads", 1), ("train.log_tensorboard", False),
                ("train.eval_every_episodes", 0), ("train.plot_every_episodes", 0)]
 
 
