@@ -9,7 +9,8 @@ from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.training.config import TrainConfig
 from massage_td3_ros.training.learner import OnlineLearner, StepState
 
-TD3_SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=16)
+TD3_SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=16,
+                      torch_threads=1)
 TRAIN = TrainConfig(warmup_steps=20, buffer_size=500, log_tensorboard=False,
                     eval_every_episodes=0, plot_every_episodes=0, checkpoint_every_steps=0)
 LAYOUT = [("joint_pos", 2), ("force", 1)]

@@ -10,34 +10,41 @@ from massage_td3_ros.config import Config
 from massage_td3_ros.td3.checkpoint import checkpoint_path, load_checkpoint
 from massage_td3_ros.training.trainer import action_scaler, evaluate, train
 
+# Pendulum cut to 50-step episodes keeps these runs short.
+ENV_ID = "ShortPendulum-v1"
+if ENV_ID not in gym.registry:
+    gym.register(ENV_ID, entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv",
+                 max_episode_steps=50)
+
 SMALL = Config().replace(
-    td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32},
+    td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 16,
+         "torch_threads": 1},
     exploration={"smoothing": True, "oscillation": True},
-    train={"warmup_steps": 100, "buffer_size": 2000, "log_tensorboard": False,
-           "eval_every_episodes": 1, "eval_episodes": 1, "plot_every_episodes": 1,
-           "checkpoint_every_steps": 200, "log_every_updates": 50})
+    train={"warmup_steps": 25, "buffer_size": 2000, "log_tensorboard": False,
+           "eval_every_episodes": 1, "eval_episodes": 1, "plot_every_episodes": 2,
+           "checkpoint_every_steps": 50, "log_every_updates": 20})
 
 
 def test_train_writes_logs_figures_and_checkpoints(tmp_path):
-    run = train(SMALL, steps=400, seed=3, out=tmp_path / "run", env_id="Pendulum-v1")
+    run = train(SMALL, steps=100, seed=3, out=tmp_path / "run", env_id=ENV_ID)
     with open(run / "episodes.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [int(r["env_steps"]) for r in rows] == [200, 400]
+    assert [int(r["env_steps"]) for r in rows] == [50, 100]
     assert (run / "eval.csv").is_file() and (run / "losses.csv").is_file()
     assert (run / "figures" / "training.png").stat().st_size > 0
     for name in ("latest", "best", "final"):
         assert checkpoint_path(run, name).is_file()
     meta = load_checkpoint(checkpoint_path(run, "final"))["meta"]
-    assert meta["counters"]["env_steps"] == 400 and meta["counters"]["updates"] == 300
+    assert meta["counters"]["env_steps"] == 100 and meta["counters"]["updates"] == 75
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     config = SMALL.replace(train={"plot_every_episodes": 0})
     torch.use_deterministic_algorithms(True)
     try:
-        whole = train(config, steps=400, seed=5, out=tmp_path / "whole", env_id="Pendulum-v1")
-        part = train(config, steps=200, seed=5, out=tmp_path / "part", env_id="Pendulum-v1")
-        part = train(config, steps=400, seed=5, out=part, env_id="Pendulum-v1")
+        whole = train(config, steps=200, seed=5, out=tmp_path / "whole", env_id=ENV_ID)
+        part = train(config, steps=100, seed=5, out=tmp_path / "part", env_id=ENV_ID)
+        part = train(config, steps=200, seed=5, out=part, env_id=ENV_ID)
     finally:
         torch.use_deterministic_algorithms(False)
     a = load_checkpoint(checkpoint_path(whole, "final"))
