@@ -155,6 +155,68 @@ def test_bad_actions_never_step_and_out_of_range_is_clamped(ros_context, executo
     assert sim.steps_taken == 1
 
 
+def test_step_topics_share_the_state_stamp_and_reset_service(ros_context, executor):
+    from geometry_msgs.msg import PoseStamped, WrenchStamped
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+    from std_srvs.srv import Trigger
+    from visualization_msgs.msg import MarkerArray
+
+    probe = _start(executor, Probe(ros_context))
+    seen: dict[str, list] = {"joints": [], "wrench": [], "pose": [], "markers": []}
+    for key, kind, topic, qos in (
+            ("joints", JointState, "/joint_states", RELIABLE_QOS),
+            ("wrench", WrenchStamped, "/massage/contact_wrench", RELIABLE_QOS),
+            ("pose", PoseStamped, "/massage/tool_pose", RELIABLE_QOS),
+            ("markers", MarkerArray, "/massage/contacts", qos_profile_sensor_data)):
+        probe.create_subscription(kind, topic, seen[key].append, qos)
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 30.0)])))
+    publishers = (sim._joints_pub, sim._wrench_pub, sim._pose_pub, sim._markers_pub)
+    assert _spin_until(executor, lambda: probe.states and all(
+        p.get_subscription_count() for p in publishers), 10.0)
+    for step in range(3):
+        probe.act([0.0, 0.0, 0.0], probe.states[-1].stamp_ns)
+        assert _spin_until(executor, lambda n=step + 1: sim.steps_taken == n
+                           and probe.states[-1].step == n, 5.0)
+    _spin_for(executor, 0.2)
+    state = probe.states[-1]
+    stamp = (state.stamp_sec, state.stamp_nanosec)
+
+    def stamped(msg):
+        return (msg.header.stamp.sec, msg.header.stamp.nanosec)
+    joints, wrench, pose = seen["joints"][-1], seen["wrench"][-1], seen["pose"][-1]
+    assert stamped(joints) == stamped(wrench) == stamped(pose) == stamp
+    assert len(joints.name) == len(joints.position) == len(joints.velocity) == 7
+    assert wrench.header.frame_id == pose.header.frame_id == "world"
+    assert math.isclose(math.hypot(wrench.wrench.force.x, wrench.wrench.force.y,
+                                   wrench.wrench.force.z), state.info["force_n"], rel_tol=1e-3,
+                        abs_tol=1e-6)
+    assert seen["markers"]
+
+    client = probe.create_client(Trigger, "/massage/reset")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    assert _spin_until(executor, future.done, 5.0) and future.result().success
+    assert _spin_until(executor, lambda: probe.states[-1].first, 5.0)
+    assert probe.states[-1].episode == state.episode + 1 and probe.states[-1].step == 0
+    assert len(probe.rewards) == 3  # a reset is not a step
+
+    # Pressing down hard trips the safety limit: final state, then the next episode's first.
+    probe.states.clear()
+    episode = sim._episode
+    while sim._episode == episode:
+        before = sim.steps_taken
+        probe.act([0.0, 0.0, -1.0], sim._state_stamp_ns)
+        assert _spin_until(executor, lambda b=before: sim.steps_taken > b, 5.0)
+        assert sim.steps_taken < 200, "the safety limit never ended the episode"
+    assert _spin_until(executor, lambda: probe.states and probe.states[-1].first, 5.0)
+    unique = list({state.stamp_ns: state for state in probe.states}.values())  # no re-sends
+    final, new_first = unique[-2], unique[-1]
+    assert final.terminated and final.info["over_force"] == 1.0 and sim.over_force_steps == 1
+    assert new_first.episode == final.episode + 1 and new_first.stamp_ns > final.stamp_ns
+
+
 def test_wrong_length_state_is_ignored_with_an_error(ros_context, executor, tmp_path, capfd):
     probe = _start(executor, Probe(ros_context))
     agent = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
