@@ -10,7 +10,6 @@ from massage_td3_ros.td3.networks import Actor, Critic
 from massage_td3_ros.td3.replay_buffer import Batch
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny networks: threads only add contention on a shared machine."""
