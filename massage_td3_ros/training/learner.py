@@ -1,11 +1,13 @@
 """OnlineLearner: the one "observe, act, store, update" loop.
 
 Driven by the in-process trainer (gymnasium env) and by the ROS agent node (states over
-DDS) through the same two calls: ``on_state(state)`` returns the action to send, then
-``update()`` runs the gradient updates now due. Everything periodic (episode logs,
-interleaved deterministic evaluation, checkpoints, figures) happens inside, at episode
-ends, so both paths behave alike. ``update()`` may run on a worker thread while
-``on_state`` runs on another: the buffer and the networks are guarded by locks.
+DDS) through the same two calls: ``on_state(state)`` returns the action to send (None
+once the episode is over), then ``update()`` runs the gradient updates now due; call it
+after every state, terminal ones included, so both paths update at the same moments.
+Everything periodic (episode logs, interleaved deterministic evaluation, checkpoints,
+figures) happens inside, at episode ends, so both paths behave alike. ``update()`` may
+run on a worker thread while ``on_state`` runs on another: locks guard the buffer and
+the networks.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class OnlineLearner:
         self._checkpoint_due = False
         self._loss_sums: dict[str, float] = {}
         self._loss_counts: dict[str, int] = {}
-        # Current episode (checkpointed so a run resumed at an episode end is exact).
+        # Current episode (not checkpointed: a resumed run starts a new episode).
         self._pending: tuple[int, int, np.ndarray, np.ndarray] | None = None
         self._episode_id: int | None = None
         self._episode_is_eval = False
