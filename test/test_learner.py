@@ -3,6 +3,7 @@
 import threading
 
 import numpy as np
+import pytest
 import torch
 
 from massage_td3_ros.env.metrics import STEP_INFO_KEYS
@@ -156,3 +157,17 @@ def test_forget_pending_turns_the_next_state_into_a_gap(tmp_path):
     assert learner.gaps == 1 and len(learner.buffer) == 0
     learner.on_state(state(0, 2))
     assert len(learner.buffer) == 1
+
+
+def test_tensorboard_event_files_when_enabled(tmp_path):
+    pytest.importorskip("tensorboard")
+    learner = make(tmp_path, TrainConfig(warmup_steps=0, buffer_size=100, log_every_updates=1,
+                                         eval_every_episodes=0, plot_every_episodes=0))
+    for step in range(12):
+        learner.on_state(state(0, step, reward=1.0, truncated=step == 11))
+        learner.update()
+    learner.close()
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    assert (tmp_path / "figures" / "training.png").is_file()
+    assert (tmp_path / "checkpoints" / "final.pt").is_file()
