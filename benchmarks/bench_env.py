@@ -2,18 +2,15 @@
 
     .venv/bin/python benchmarks/bench_env.py [--steps 6000] [--randomize]
 
-The actions press gently with some noise (a plausible early-training policy), so
-episodes run to the time limit rather than ending at once on over-force.
+The measurement lives in massage_td3_ros.evaluation.bench (also used by
+``massage-td3 bench``): gentle noisy pressing, so episodes run to the time limit.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
-
-from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.evaluation.bench import env_steps_per_second
 
 
 def main() -> None:
@@ -21,24 +18,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--randomize", action="store_true")
     args = parser.parse_args()
-    env = MassageEnv(randomize=args.randomize)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    for _ in range(100):  # warm-up (caches, first contacts)
-        env.step(np.array([0.0, 0.0, -0.2]))
-    steps = resets = 0
-    start = time.perf_counter()
-    while steps < args.steps:
-        action = np.clip(np.array([0.0, 0.0, -0.2]) + rng.normal(0.0, 0.3, 3), -1, 1)
-        _, _, terminated, truncated, _ = env.step(action)
-        steps += 1
-        if terminated or truncated:
-            env.reset()
-            resets += 1
-    elapsed = time.perf_counter() - start
-    env.close()
-    print(f"{steps} env steps ({env.config.substeps} physics steps each, {resets} resets) "
-          f"in {elapsed:.2f} s: {steps / elapsed:.0f} env steps/s")
+    result = env_steps_per_second(steps=args.steps, randomize=args.randomize)
+    print(f"{result['steps']:.0f} env steps ({result['physics_substeps']:.0f} physics steps "
+          f"each, {result['resets']:.0f} resets) in {result['seconds']:.2f} s: "
+          f"{result['steps_per_s']:.0f} env steps/s")
 
 
 if __name__ == "__main__":

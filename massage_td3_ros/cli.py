@@ -43,6 +43,39 @@ def _add_launch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None, help="checkpoint to load (eval) or resume")
 
 
+def _add_eval(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser)
+    parser.add_argument("--checkpoint", default=None,
+                        help="TD3 checkpoint (.pt) to evaluate (controller td3)")
+    parser.add_argument("--controller", choices=("td3", "path", "pid"), default="td3",
+                        help="td3: the checkpoint's policy; path: the planned stroke with no "
+                        "correction; pid: classical force control along the surface normal")
+    parser.add_argument("--episodes", type=int, default=4,
+                        help="episodes, cycling along/across the back x forward/reverse")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+
+
+def _add_render(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser)
+    parser.add_argument("--checkpoint", default=None, help="TD3 checkpoint (.pt) to render")
+    parser.add_argument("--controller", choices=("td3", "path", "pid"), default=None,
+                        help="controller (default: td3 with --checkpoint)")
+    parser.add_argument("--out", required=True, help="output file, .gif (or .mp4 with ffmpeg)")
+    parser.add_argument("--steps", type=int, default=None, help="cut the clip after N steps")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="cut the clip after this much simulated time")
+    parser.add_argument("--frame-every", type=int, default=2,
+                        help="keep every N-th control step as a frame")
+    parser.add_argument("--stroke", choices=("along_spine", "across_back"),
+                        default="along_spine")
+    parser.add_argument("--direction", choices=("forward", "reverse"), default="forward")
+
+
+def _add_bench(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="tiny counts (a smoke test)")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+
+
 # name -> (module with run(args) -> int, help text, argument definer)
 SUBCOMMANDS = {
     "train": ("massage_td3_ros.commands.train",
@@ -50,6 +83,14 @@ SUBCOMMANDS = {
     "launch": ("massage_td3_ros.ros.launcher",
                "run the massage_sim and td3_agent ROS 2 nodes without the ros2 CLI",
                _add_launch),
+    "eval": ("massage_td3_ros.commands.eval",
+             "evaluate a TD3 checkpoint or a baseline (path, pid) on fixed episodes",
+             _add_eval),
+    "render": ("massage_td3_ros.commands.render",
+               "record one evaluation episode headless to a GIF with the force drawn",
+               _add_render),
+    "bench": ("massage_td3_ros.commands.bench",
+              "speed: env steps/s and TD3 gradient updates/s", _add_bench),
 }
 
 

@@ -1,0 +1,144 @@
+"""Learning results: train TD3 in-process on 3 seeds, evaluate each final and best
+checkpoint against the ``path`` and ``pid`` baselines, write ``results/``.
+
+    .venv/bin/python benchmarks/learning.py --stages 10000 20000 30000 [--seeds 0 1 2]
+        [--jobs 3] [--warmup 5000] [--train-band 1] [--train-falloff 10]
+        [--runs runs/learning] [--results results] [--budget N]
+
+Each seed is trained to every stage in turn (the trainer resumes exactly from its
+latest checkpoint and replay buffer), and the final checkpoint of each stage is kept
+as ``checkpoints/steps<N>.pt``, so one run gives the policy at several budgets. The
+report evaluates ``--budget`` (default: the last stage): its final and best
+checkpoints; ``--scan`` also evaluates every stage to find the smallest budget that
+beats both baselines.
+
+Training episodes cover both strokes and both directions (env ``stroke=random``, the
+direction drawn per episode from its reset seed), as the evaluation does. Runs and
+checkpoints go under ``--runs`` (gitignored); ``results/`` gets README-table.md,
+learning_curves.png, force_profile.png and summary.json (all small). A run folder
+that already reached ``--steps`` is not trained again (the trainer resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from massage_td3_ros.config import Config, load_config
+from massage_td3_ros.env.config import DIRECTIONS
+
+TRAIN_ENV_ID = "MassageEnvBothWays-v0"
+LOG = logging.getLogger("learning")
+
+
+class BothDirections(gym.Wrapper):
+    """Draws the stroke direction of each episode from its reset seed (the env config
+    has no 'random' direction yet)."""
+
+    def reset(self, *, seed=None, options=None):
+        options = dict(options or {})
+        if "direction" not in options:
+            draw = np.random.default_rng(np.random.SeedSequence([0 if seed is None else seed, 7]))
+            options["direction"] = DIRECTIONS[int(draw.integers(len(DIRECTIONS)))]
+        return self.env.reset(seed=seed, options=options)
+
+
+def _make_both_ways(env_config=None) -> gym.Env:
+    from massage_td3_ros.env.massage_env import MassageEnv
+    return BothDirections(MassageEnv(env_config))
+
+
+def training_config(base: Config, args: argparse.Namespace) -> Config:
+    """The experiment's overrides of the defaults (reported, not written to the yaml)."""
+    return base.replace(
+        env={"stroke": "random", "force_band_n": args.train_band,
+             "reward_force_falloff_n": args.train_falloff},
+        td3={"torch_threads": 1},
+        train={"warmup_steps": args.warmup, "log_tensorboard": False,
+               "buffer_size": 200_000, "checkpoint_every_steps": 0,
+               "plot_every_episodes": 0, "eval_every_episodes": args.eval_every,
+               "eval_episodes": 4})
+
+
+def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> dict:
+    """Train one seed through every stage (in a worker process); returns wall times."""
+    import shutil
+
+    from massage_td3_ros.training.trainer import train
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s seed{seed} %(message)s",
+                        datefmt="%H:%M:%S")
+    if TRAIN_ENV_ID not in gym.registry:
+        gym.register(TRAIN_ENV_ID, entry_point=_make_both_ways,
+                     kwargs={"env_config": config.env})
+    timing_file = Path(run_dir) / "stage_wall_s.json"
+    wall = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    for stage in sorted(stages):
+        saved = Path(run_dir) / "checkpoints" / f"steps{stage}.pt"
+        if saved.is_file():
+            continue
+        start = time.perf_counter()
+        train(config, steps=stage, seed=seed, out=run_dir, env_id=TRAIN_ENV_ID)
+        shutil.copyfile(Path(run_dir) / "checkpoints" / "final.pt", saved)
+        wall[str(stage)] = time.perf_counter() - start
+        timing_file.write_text(json.dumps(wall))
+    return {"seed": seed, "run_dir": run_dir, "stage_wall_s": wall,
+            "wall_s": sum(wall.get(str(s), 0.0) for s in stages)}
+
+
+def read_curve(run_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    with open(run_dir / "episodes.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    steps = np.array([float(r["env_steps"]) for r in rows])
+    keys = ("episode_return", "metric_rms_force_error_n", "metric_in_band_fraction")
+    return steps, {k: np.array([float(r.get(k) or "nan") for r in rows]) for k in keys}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", type=int, nargs="+", default=[10_000, 20_000, 30_000])
+    parser.add_argument("--budget", type=int, default=None,
+                        help="stage reported in the table (default: the last)")
+    parser.add_argument("--scan", action="store_true", help="evaluate every stage too")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=3, help="seeds trained at once")
+    parser.add_argument("--warmup", type=int, default=5000)
+    parser.add_argument("--train-band", type=float, default=1.0,
+                        help="env force_band_n of the training reward (evaluation: 5 N)")
+    parser.add_argument("--train-falloff", type=float, default=10.0,
+                        help="env reward_force_falloff_n of the training reward")
+    parser.add_argument("--eval-every", type=int, default=10,
+                        help="training episodes between the evaluations choosing 'best'")
+    parser.add_argument("--episodes", type=int, default=4, help="evaluation episodes")
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--runs", default="runs/learning")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--train-only", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    base = load_config(args.config)
+    config = training_config(base, args)
+    args.budget = args.budget or max(args.stages)
+    tag = f"warmup{args.warmup}-band{args.train_band:g}-falloff{args.train_falloff:g}"
+    runs = Path(args.runs) / tag
+    jobs = [(config, args.stages, seed, str(runs / f"seed{seed}")) for seed in args.seeds]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        timings = list(pool.map(train_seed, *zip(*jobs)))
+    for timing in timings:
+        LOG.info("seed %d trained in %.0f s", timing["seed"], timing["wall_s"])
+    if args.train_only:
+        return
+    from learning_report import write_results  # benchmarks/learning_report.py
+    write_results(base, runs, args, timings, Path(args.results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Evaluation, table and figures of benchmarks/learning.py (kept apart to stay short)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from massage_td3_ros.config import Config
+from massage_td3_ros.evaluation.controllers import (
+    PathController,
+    PidController,
+    PolicyController,
+)
+from massage_td3_ros.evaluation.evaluate import METRICS, evaluate
+
+LOG = logging.getLogger("learning")
+
+
+def _mean_spread_row(label: str, aggregates: list[dict[str, float]]) -> str:
+    cells = []
+    for key, _, fmt in METRICS:
+        values = np.array([a[key] for a in aggregates])
+        if key in ("over_force_steps", "wrong_link_steps"):
+            cells.append(f"{values.sum():.0f} (max {values.max():.0f})")
+        else:
+            cells.append(f"{fmt.format(values.mean())} ± {fmt.format(values.std())}")
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def _plain_row(label: str, aggregate: dict[str, float]) -> str:
+    return f"| {label} | " + " | ".join(fmt.format(aggregate[key])
+                                        for key, _, fmt in METRICS) + " |"
+
+
+def beats(td3: dict[str, float], path: dict[str, float], pid: dict[str, float]) -> bool:
+    """The goal: lower RMS error and more in-band steps than both, no over-force."""
+    return (td3["rms_force_error_n"] < min(path["rms_force_error_n"], pid["rms_force_error_n"])
+            and td3["in_band_percent"] > max(path["in_band_percent"], pid["in_band_percent"])
+            and td3["over_force_steps"] == 0 and td3["terminated_episodes"] == 0)
+
+
+def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> str:
+    header = "| controller | " + " | ".join(h for _, h, _ in METRICS) + " |"
+    lines = [header, "|---|" + "---:|" * len(METRICS)]
+    lines.append(_plain_row("path (no correction)", baselines["path"]["aggregate"]))
+    lines.append(_plain_row("pid (tuned)", baselines["pid"]["aggregate"]))
+    seeds = len(args.seeds)
+    for kind in ("final", "best"):
+        aggregates = [entry["aggregate"] for entry in td3[kind]]
+        lines.append(_mean_spread_row(f"TD3 {kind} ({seeds} seeds, mean ± std)", aggregates))
+    for kind in ("final", "best"):
+        for seed, entry in zip(args.seeds, td3[kind]):
+            lines.append(_plain_row(f"TD3 {kind}, seed {seed}", entry["aggregate"]))
+    lines.append("")
+    lines.append(f"TD3: {args.steps} training steps (warm-up {args.warmup}), "
+                 f"{args.episodes} evaluation episodes per controller (along the spine and "
+                 "across the back, forward and reverse), default env (target 20 N, band "
+                 "±5 N). Over-force/wrong-link: total over seeds (largest single seed).")
+    for kind, ok in verdicts.items():
+        lines.append(f"- TD3 {kind} beats both baselines (RMS error, in-band %, no over-force) "
+                     f"on all seeds: **{'yes' if all(ok) else 'no'}** (per seed: "
+                     + ", ".join("yes" if v else "no" for v in ok) + ")")
+    return "\n".join(lines)
+
+
+def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from learning import read_curve
+
+    curves = [read_curve(runs / f"seed{seed}") for seed in seeds]
+    grid = np.linspace(0, min(c[0].max() for c in curves), 200)
+    figure, axes = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    panels = (("metric_rms_force_error_n", "RMS force error [N]", "rms_force_error_n", 1.0),
+              ("metric_in_band_fraction", "in band [%] (training band)", "in_band_percent", 100))
+    for axis, (key, label, base_key, scale) in zip(axes, panels):
+        values = []
+        for steps, columns in curves:
+            smooth = np.convolve(columns[key], np.ones(5) / 5, mode="same") * scale
+            values.append(np.interp(grid, steps, smooth))
+        values = np.array(values)
+        axis.plot(grid, values.mean(0), color="C0", label="TD3 training episodes (mean)")
+        axis.fill_between(grid, values.min(0), values.max(0), color="C0", alpha=0.25,
+                          label=f"min-max over {len(seeds)} seeds")
+        for name, colour in (("path", "C3"), ("pid", "C2")):
+            axis.axhline(baselines[name]["aggregate"][base_key], color=colour, ls="--",
+                         label=f"{name} (evaluation)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[1].set_xlabel("training env steps")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_force_profile(episodes: dict[str, dict], band_n: float, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    first = next(iter(episodes.values()))
+    target = np.array(first["trace"]["target_force_n"])
+    time_s = np.arange(1, len(target) + 1) / 30.0
+    axis.fill_between(time_s, target - band_n, target + band_n, color="0.85",
+                      label=f"target ± {band_n:g} N")
+    for (label, episode), colour in zip(episodes.items(), ("C0", "C3", "C2")):
+        force = np.array(episode["trace"]["force_n"])
+        axis.plot(np.arange(1, len(force) + 1) / 30.0, force, color=colour, lw=1, label=label)
+    axis.set_xlabel("time [s]")
+    axis.set_ylabel("tool force [N]")
+    axis.set_title(f"one evaluation episode ({first['stroke']}, {first['direction']})")
+    axis.legend(fontsize=8, ncol=4, loc="lower right")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def write_results(base: Config, runs: Path, args: argparse.Namespace, timings: list[dict],
+                  results: Path) -> None:
+    """Evaluate baselines and every seed's final and best checkpoint; write results/."""
+    results.mkdir(parents=True, exist_ok=True)
+    env_cfg = base.env
+
+    def run(controller) -> dict:
+        return evaluate(controller, episodes=args.episodes, seed=0, env_config=env_cfg)
+
+    baselines = {"path": run(PathController()), "pid": run(PidController())}
+    td3: dict[str, list[dict]] = {"final": [], "best": []}
+    for seed in args.seeds:
+        for kind in td3:
+            checkpoint = runs / f"seed{seed}" / "checkpoints" / f"{kind}.pt"
+            controller = PolicyController(checkpoint)
+            td3[kind].append(run(controller))
+            controller.close()
+    verdicts = {kind: [beats(e["aggregate"], baselines["path"]["aggregate"],
+                             baselines["pid"]["aggregate"]) for e in entries]
+                for kind, entries in td3.items()}
+    text = table(baselines, td3, verdicts, args)
+    wall = ", ".join(f"seed {t['seed']} {t['wall_s'] / 60:.1f} min" for t in timings)
+    text += f"\n\nTraining wall time ({args.jobs} job(s) at once, 2 shared cores): {wall}.\n"
+    (results / "README-table.md").write_text(text)
+    print(text)
+    plot_curves(runs, args.seeds, results / "learning_curves.png", baselines)
+    best_seed = int(np.argmin([e["aggregate"]["rms_force_error_n"] for e in td3["final"]]))
+    profile = {f"TD3 (seed {args.seeds[best_seed]}, final)": td3["final"][best_seed]["episodes"][0],
+               "path": baselines["path"]["episodes"][0], "pid": baselines["pid"]["episodes"][0]}
+    plot_force_profile(profile, env_cfg.force_band_n, results / "force_profile.png")
+    summary = {"args": vars(args), "timings": timings, "verdicts": verdicts,
+               "baselines": {k: v["aggregate"] for k, v in baselines.items()},
+               "td3": {k: [e["aggregate"] for e in v] for k, v in td3.items()}}
+    (results / "summary.json").write_text(json.dumps(summary, indent=1))
+    LOG.info("wrote %s", results)

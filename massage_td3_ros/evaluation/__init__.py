@@ -1,0 +1,2 @@
+"""Evaluation of controllers on MassageEnv: baselines, the learned policy, metrics,
+rendering and speed benchmarks (ROS-free)."""

@@ -1,0 +1,174 @@
+"""Controllers evaluated side by side on MassageEnv: the planned stroke alone
+(``path``), a classical force controller (``pid``) and the learned TD3 policy (``td3``).
+
+Every controller maps (observation, env) to an action in [-1, 1]^3, the env's
+correction of the tool target relative to the planned path point.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from massage_td3_ros.env.observation import OBS_LAYOUT
+
+CONTROLLERS = ("td3", "path", "pid")
+FORCE_OBS_SCALE_N = 50.0  # the observation's force entry is N / 50 (docs/env.md)
+
+
+def _force_index() -> int:
+    start = 0
+    for name, size in OBS_LAYOUT:
+        if name == "force":
+            return start
+        start += size
+    raise RuntimeError("OBS_LAYOUT has no 'force' entry")
+
+
+FORCE_INDEX = _force_index()
+
+
+def observed_force_n(obs: np.ndarray) -> float:
+    """The net tool force carried in an observation (what every controller sees)."""
+    return float(obs[FORCE_INDEX]) * FORCE_OBS_SCALE_N
+
+
+class Controller(Protocol):
+    """Anything that can drive MassageEnv for an episode."""
+
+    name: str
+
+    def reset(self, env) -> None:
+        """Called after each env.reset(), before the first act()."""
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        """Action in [-1, 1]^3 for the current observation."""
+
+
+class PathController:
+    """Follow the planned stroke with no correction (the seed's "No RL" row)."""
+
+    name = "path"
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        return np.zeros(3, dtype=np.float32)
+
+
+class PidController:
+    """PID on the tool's depth along the surface normal, regulating the tool force.
+
+    error = target - measured force; the output is a depth correction [m] (positive:
+    deeper, against the outward normal) mapped to an action along the normal; no
+    lateral correction. Derivative on the (low-pass filtered) measurement, so a
+    target change gives no kick; anti-windup by clamping: the integral only grows
+    while the output is not saturated in the same direction.
+
+    Default gains tuned with ``benchmarks/tune_pid.py``: coordinate search over kp, ki,
+    kd and the derivative filter (3 rounds, 73 gain sets, from kp 2e-4, ki 2e-3, kd 0),
+    minimising the pooled RMS force error of the four stroke/direction episodes of the
+    default env (20 N target) with no over-force step allowed: 0.68 N RMS, 99.8 % of
+    steps in the +/-5 N band (hand start: 1.52 N, 98.1 %).
+    """
+
+    name = "pid"
+
+    def __init__(self, kp_m_per_n: float = 4.0e-4, ki_m_per_n_s: float = 1.6e-2,
+                 kd_m_s_per_n: float = 1.0e-5, derivative_filter: float = 0.7,
+                 max_depth_correction_m: float = 0.02) -> None:
+        if not 0.0 <= derivative_filter < 1.0:
+            raise ValueError(f"derivative_filter must be in [0, 1), got {derivative_filter}")
+        if max_depth_correction_m <= 0.0:
+            raise ValueError("max_depth_correction_m must be > 0")
+        self.kp_m_per_n = float(kp_m_per_n)
+        self.ki_m_per_n_s = float(ki_m_per_n_s)
+        self.kd_m_s_per_n = float(kd_m_s_per_n)
+        self.derivative_filter = float(derivative_filter)
+        self.max_depth_correction_m = float(max_depth_correction_m)
+        self._integral_m = 0.0
+        self._filtered_force_n: float | None = None
+
+    def gains(self) -> dict[str, float]:
+        return {"kp_m_per_n": self.kp_m_per_n, "ki_m_per_n_s": self.ki_m_per_n_s,
+                "kd_m_s_per_n": self.kd_m_s_per_n}
+
+    def reset(self, env) -> None:
+        self._integral_m = 0.0
+        self._filtered_force_n = None
+
+    def depth_correction_m(self, force_n: float, target_force_n: float, dt_s: float) -> float:
+        """One PID step: the depth correction for this measured force."""
+        error_n = target_force_n - force_n
+        previous = self._filtered_force_n
+        alpha = self.derivative_filter
+        filtered = force_n if previous is None else alpha * previous + (1 - alpha) * force_n
+        self._filtered_force_n = filtered
+        rate_n_s = 0.0 if previous is None else (filtered - previous) / dt_s
+        unclamped = (self.kp_m_per_n * error_n + self._integral_m
+                     - self.kd_m_s_per_n * rate_n_s)
+        limit = self.max_depth_correction_m
+        output = float(np.clip(unclamped, -limit, limit))
+        candidate = self._integral_m + self.ki_m_per_n_s * error_n * dt_s
+        saturated_same_way = (unclamped >= limit and error_n > 0) or \
+            (unclamped <= -limit and error_n < 0)
+        if not saturated_same_way:
+            self._integral_m = float(np.clip(candidate, -limit, limit))
+        return output
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        reference = env.path_reference()
+        depth_m = self.depth_correction_m(observed_force_n(obs), env.target_force_n, env.dt_s)
+        correction_m = -reference.normal * depth_m  # deeper = against the outward normal
+        return np.clip(correction_m / reference.action_scale_m, -1.0, 1.0).astype(np.float32)
+
+
+class PolicyController:
+    """The deterministic TD3 actor of a checkpoint, loaded by an eval-mode OnlineLearner."""
+
+    name = "td3"
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
+        from massage_td3_ros.env.observation import OBS_DIM
+        from massage_td3_ros.params import from_dict
+        from massage_td3_ros.td3.checkpoint import load_checkpoint
+        from massage_td3_ros.td3.config import TD3Config
+        from massage_td3_ros.training.config import TrainConfig
+        from massage_td3_ros.training.learner import OnlineLearner
+
+        self.checkpoint = Path(checkpoint)
+        # The network widths live in the checkpoint; the learner then checks and loads it.
+        meta = load_checkpoint(self.checkpoint, OBS_DIM, 3)["meta"]
+        td3_cfg = from_dict(TD3Config, {**meta["config"]["td3"], "device": device})
+        train_cfg = from_dict(TrainConfig, {"log_tensorboard": False})
+        self._run_dir = tempfile.TemporaryDirectory(prefix="massage-eval-")
+        self.learner = OnlineLearner(OBS_DIM, 3, td3_cfg, None, train_cfg, self._run_dir.name,
+                                     obs_labels=list(OBS_LAYOUT), mode="eval",
+                                     checkpoint=self.checkpoint)
+        self.env_steps_trained = int(meta["counters"]["env_steps"])
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        return np.clip(self.learner.act(obs), -1.0, 1.0).astype(np.float32)
+
+    def close(self) -> None:
+        self._run_dir.cleanup()
+
+
+def make_controller(name: str, checkpoint: str | Path | None = None) -> Controller:
+    """A controller by name: ``td3`` (needs ``checkpoint``), ``path`` or ``pid``."""
+    if name == "td3":
+        if checkpoint is None:
+            raise ValueError("the td3 controller needs a checkpoint (--checkpoint PATH)")
+        return PolicyController(checkpoint)
+    if name == "path":
+        return PathController()
+    if name == "pid":
+        return PidController()
+    raise ValueError(f"unknown controller {name!r}; expected one of {CONTROLLERS}")

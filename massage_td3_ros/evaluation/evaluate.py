@@ -1,0 +1,132 @@
+"""Run a controller on MassageEnv for fixed episodes and aggregate the metrics.
+
+Episodes cycle through the stroke/direction cases (along the spine forward and
+reverse, then across the back forward and reverse), each with its own fixed reset
+seed, so every controller meets exactly the same episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.evaluation.controllers import Controller
+
+CASES: tuple[tuple[str, str], ...] = (
+    ("along_spine", "forward"), ("along_spine", "reverse"),
+    ("across_back", "forward"), ("across_back", "reverse"))
+TRACE_KEYS = ("force_n", "target_force_n", "in_band", "path_progress", "lateral_error_m")
+
+# Aggregate names, their table headings and formats (the order of the printed table).
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("mean_return", "return", "{:.1f}"),
+    ("mean_force_n", "force [N]", "{:.2f}"),
+    ("rms_force_error_n", "RMS error [N]", "{:.2f}"),
+    ("in_band_percent", "in band [%]", "{:.1f}"),
+    ("over_force_steps", "over-force steps", "{:.0f}"),
+    ("wrong_link_steps", "wrong-link steps", "{:.0f}"),
+    ("coverage_percent", "coverage [%]", "{:.1f}"),
+)
+
+
+@dataclass
+class EpisodeResult:
+    """One evaluation episode: its case, return, env metrics and per-step trace."""
+
+    seed: int
+    stroke: str
+    direction: str
+    episode_return: float
+    metrics: dict[str, float]
+    trace: dict[str, list[float]] = field(default_factory=dict)
+
+
+def episode_cases(episodes: int, seed: int, cases: Sequence[tuple[str, str]] = CASES
+                  ) -> list[tuple[int, str, str]]:
+    """(reset seed, stroke, direction) of each evaluation episode."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    return [(seed + index, *cases[index % len(cases)]) for index in range(episodes)]
+
+
+def run_episode(env, controller: Controller, seed: int, stroke: str, direction: str,
+                keep_trace: bool = True, frame_callback=None) -> EpisodeResult:
+    """One episode of ``controller`` on ``env``; ``frame_callback(env, info)`` after
+    the reset and each step (for rendering)."""
+    obs, info = env.reset(seed=seed, options={"stroke": stroke, "direction": direction})
+    controller.reset(env)
+    trace: dict[str, list[float]] = {key: [] for key in TRACE_KEYS} if keep_trace else {}
+    if frame_callback is not None:
+        frame_callback(env, info)
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(controller.act(obs, env))
+        total += float(reward)
+        done = terminated or truncated
+        for key in trace:
+            trace[key].append(float(info[key]))
+        if frame_callback is not None:
+            frame_callback(env, info)
+    return EpisodeResult(seed, stroke, direction, total, dict(info["episode"]), trace)
+
+
+def aggregate(results: Sequence[EpisodeResult]) -> dict[str, float]:
+    """Mean over episodes; RMS error pooled over all steps; counts summed."""
+    steps = np.array([r.metrics["steps"] for r in results])
+    rms = np.array([r.metrics["rms_force_error_n"] for r in results])
+    in_band = np.array([r.metrics["in_band_fraction"] for r in results])
+    return {
+        "episodes": float(len(results)),
+        "steps": float(steps.sum()),
+        "mean_return": float(np.mean([r.episode_return for r in results])),
+        "mean_force_n": float(np.sum([r.metrics["mean_force_n"] * n
+                                      for r, n in zip(results, steps)]) / steps.sum()),
+        "rms_force_error_n": float(np.sqrt(np.sum(rms ** 2 * steps) / steps.sum())),
+        "in_band_percent": float(100.0 * np.sum(in_band * steps) / steps.sum()),
+        "over_force_steps": float(sum(r.metrics["over_force_steps"] for r in results)),
+        "wrong_link_steps": float(sum(r.metrics["wrong_link_steps"] for r in results)),
+        "coverage_percent": float(100.0 * np.mean([r.metrics["coverage"] for r in results])),
+        "terminated_episodes": float(sum(r.metrics["steps"] < _full_length(results)
+                                         for r in results)),
+    }
+
+
+def _full_length(results: Sequence[EpisodeResult]) -> float:
+    return max(r.metrics["steps"] for r in results)
+
+
+def evaluate(controller: Controller, episodes: int = 4, seed: int = 0,
+             env_config: EnvConfig | None = None, env=None, keep_traces: bool = True,
+             cases: Sequence[tuple[str, str]] = CASES) -> dict:
+    """Evaluate ``controller``; returns {"controller", "aggregate", "episodes"}.
+
+    ``episodes`` cycle through ``cases``; pass ``env`` to reuse one (else one is made
+    from ``env_config`` and closed at the end).
+    """
+    from massage_td3_ros.env.massage_env import MassageEnv
+
+    own_env = env is None
+    env = env if env is not None else MassageEnv(env_config)
+    try:
+        results = [run_episode(env, controller, s, stroke, direction, keep_traces)
+                   for s, stroke, direction in episode_cases(episodes, seed, cases)]
+    finally:
+        if own_env:
+            env.close()
+    return {"controller": getattr(controller, "name", type(controller).__name__),
+            "aggregate": aggregate(results),
+            "episodes": [vars(r) for r in results]}
+
+
+def markdown_table(rows: Sequence[tuple[str, dict[str, float]]]) -> str:
+    """One markdown table: a row per (label, aggregate)."""
+    header = "| controller | " + " | ".join(h for _, h, _ in METRICS) + " |"
+    rule = "|---|" + "---:|" * len(METRICS)
+    lines = [header, rule]
+    for label, values in rows:
+        cells = [fmt.format(values[key]) for key, _, fmt in METRICS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
