@@ -82,7 +82,7 @@ class Probe:
         from rclpy.context import Context
         from std_msgs.msg import Float32, Float64MultiArray
 
-        from massage_td3_ros.ros.common import RELIABLE_QOS
+        from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS
         from massage_td3_ros.ros.state_message import StateCodec
 
         self.context = Context()
@@ -96,7 +96,7 @@ class Probe:
         self._sent_at: float | None = None
         self._answer = answer
         self._vector = Vector3Stamped
-        self.node.create_subscription(Float32, "/reward", self._on_reward, RELIABLE_QOS)
+        self.node.create_subscription(Float32, "/reward", self._on_reward, MONITOR_QOS)
         self.node.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
                                       RELIABLE_QOS)
         self.node.create_subscription(Vector3Stamped, "/massage/action", self._on_action,

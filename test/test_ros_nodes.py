@@ -18,7 +18,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.ros.agent_node import TD3AgentNode
-from massage_td3_ros.ros.common import RELIABLE_QOS
+from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS
 from massage_td3_ros.ros.sim_node import MassageSimNode
 from massage_td3_ros.ros.state_message import StateCodec
 
@@ -40,7 +40,7 @@ class Probe(Node):
         self.rewards: list[float] = []
         self.states = []
         self.create_subscription(Float32, "/reward", lambda m: self.rewards.append(m.data),
-                                 RELIABLE_QOS)
+                                 MONITOR_QOS)
         self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
                                  RELIABLE_QOS)
         self.actions = self.create_publisher(Vector3Stamped, "/massage/action", RELIABLE_QOS)

@@ -27,7 +27,7 @@ from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.config import NODE_GROUPS, AgentNodeConfig
 from massage_td3_ros.env.observation import OBS_LAYOUT
-from massage_td3_ros.ros.common import RELIABLE_QOS, final_log
+from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
 from massage_td3_ros.training.learner import OnlineLearner, StepState
@@ -66,9 +66,9 @@ class TD3AgentNode(Node):
         self._action_pub = self.create_publisher(Vector3Stamped, "/massage/action",
                                                  RELIABLE_QOS)
         self._return_pub = self.create_publisher(Float32, "/massage/episode_return",
-                                                 RELIABLE_QOS)
+                                                 MONITOR_QOS)
         self._loss_pubs = {name: self.create_publisher(Float32, f"/massage/{name}",
-                                                       RELIABLE_QOS) for name in LOSS_TOPICS}
+                                                       MONITOR_QOS) for name in LOSS_TOPICS}
         self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
                                  RELIABLE_QOS)
         self._update_wanted = threading.Event()

@@ -29,7 +29,7 @@ from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.ros import sim_messages
-from massage_td3_ros.ros.common import RELIABLE_QOS, final_log
+from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
 
@@ -70,7 +70,7 @@ class MassageSimNode(Node):
         self.frame_id = self.sim_cfg.frame_id
 
         self._state_pub = self.create_publisher(Float64MultiArray, "/massage/state", RELIABLE_QOS)
-        self._reward_pub = self.create_publisher(Float32, "/reward", RELIABLE_QOS)
+        self._reward_pub = self.create_publisher(Float32, "/reward", MONITOR_QOS)
         self._joints_pub = self.create_publisher(JointState, "/joint_states", RELIABLE_QOS)
         self._wrench_pub = self.create_publisher(WrenchStamped, "/massage/contact_wrench",
                                                  RELIABLE_QOS)
