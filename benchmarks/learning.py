@@ -62,6 +62,8 @@ def training_config(base: Config, args: argparse.Namespace) -> Config:
         env={"stroke": "random", "force_band_n": args.train_band,
              "reward_force_falloff_n": args.train_falloff},
         td3={"torch_threads": 1},
+        exploration={"smoothing": not args.no_smoothing,
+                     "oscillation": not args.no_oscillation},
         train={"warmup_steps": args.warmup, "log_tensorboard": False,
                "buffer_size": 200_000, "checkpoint_every_steps": 0,
                "plot_every_episodes": 0, "eval_every_episodes": args.eval_every,
@@ -94,6 +96,13 @@ def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> di
             "wall_s": sum(wall.get(str(s), 0.0) for s in stages)}
 
 
+def stage_timings(seed: int, run_dir: Path, budget: int) -> dict:
+    """Wall time to train ``run_dir`` up to ``budget`` (sum of its stages)."""
+    wall = json.loads((run_dir / "stage_wall_s.json").read_text())
+    return {"seed": seed, "run_dir": str(run_dir), "stage_wall_s": wall,
+            "wall_s": sum(v for k, v in wall.items() if int(k) <= budget)}
+
+
 def read_curve(run_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     with open(run_dir / "episodes.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -115,6 +124,10 @@ def main() -> None:
                         help="env force_band_n of the training reward (evaluation: 5 N)")
     parser.add_argument("--train-falloff", type=float, default=10.0,
                         help="env reward_force_falloff_n of the training reward")
+    parser.add_argument("--no-smoothing", action="store_true",
+                        help="exploration.smoothing off (the executed action is the policy's)")
+    parser.add_argument("--no-oscillation", action="store_true",
+                        help="exploration.oscillation off")
     parser.add_argument("--eval-every", type=int, default=10,
                         help="training episodes between the evaluations choosing 'best'")
     parser.add_argument("--episodes", type=int, default=4, help="evaluation episodes")
@@ -122,16 +135,23 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/learning")
     parser.add_argument("--results", default="results")
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training: evaluate the stages already saved")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     base = load_config(args.config)
     config = training_config(base, args)
     args.budget = args.budget or max(args.stages)
     tag = f"warmup{args.warmup}-band{args.train_band:g}-falloff{args.train_falloff:g}"
+    tag += "-nosmooth" if args.no_smoothing else ""
+    tag += "-noosc" if args.no_oscillation else ""
     runs = Path(args.runs) / tag
     jobs = [(config, args.stages, seed, str(runs / f"seed{seed}")) for seed in args.seeds]
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        timings = list(pool.map(train_seed, *zip(*jobs)))
+    if args.report_only:
+        timings = [stage_timings(seed, runs / f"seed{seed}", args.budget) for seed in args.seeds]
+    else:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            timings = list(pool.map(train_seed, *zip(*jobs)))
     for timing in timings:
         LOG.info("seed %d trained in %.0f s", timing["seed"], timing["wall_s"])
     if args.train_only:

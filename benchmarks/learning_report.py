@@ -49,14 +49,16 @@ def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> 
     lines.append(_plain_row("path (no correction)", baselines["path"]["aggregate"]))
     lines.append(_plain_row("pid (tuned)", baselines["pid"]["aggregate"]))
     seeds = len(args.seeds)
+    names = {"final": f"at {args.budget} steps", "best": "best"}
     for kind in ("final", "best"):
         aggregates = [entry["aggregate"] for entry in td3[kind]]
-        lines.append(_mean_spread_row(f"TD3 {kind} ({seeds} seeds, mean ± std)", aggregates))
+        lines.append(_mean_spread_row(f"TD3 {names[kind]} ({seeds} seeds, mean ± std)",
+                                      aggregates))
     for kind in ("final", "best"):
         for seed, entry in zip(args.seeds, td3[kind]):
-            lines.append(_plain_row(f"TD3 {kind}, seed {seed}", entry["aggregate"]))
+            lines.append(_plain_row(f"TD3 {names[kind]}, seed {seed}", entry["aggregate"]))
     lines.append("")
-    lines.append(f"TD3: {args.steps} training steps (warm-up {args.warmup}), "
+    lines.append(f"TD3: {args.budget} training steps (warm-up {args.warmup}), "
                  f"{args.episodes} evaluation episodes per controller (along the spine and "
                  "across the back, forward and reverse), default env (target 20 N, band "
                  "±5 N). Over-force/wrong-link: total over seeds (largest single seed).")
@@ -67,7 +69,10 @@ def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> 
     return "\n".join(lines)
 
 
-def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict) -> None:
+def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict,
+                target_n: float, band_n: float) -> None:
+    """RMS force error and mean force of the training episodes (exploring, 5-episode
+    moving average), mean and min-max band across seeds, against the baselines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -76,12 +81,12 @@ def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict) -> No
     curves = [read_curve(runs / f"seed{seed}") for seed in seeds]
     grid = np.linspace(0, min(c[0].max() for c in curves), 200)
     figure, axes = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    panels = (("metric_rms_force_error_n", "RMS force error [N]", "rms_force_error_n", 1.0),
-              ("metric_in_band_fraction", "in band [%] (training band)", "in_band_percent", 100))
-    for axis, (key, label, base_key, scale) in zip(axes, panels):
+    panels = (("metric_rms_force_error_n", "RMS force error [N]", "rms_force_error_n"),
+              ("metric_mean_force_n", "mean force [N]", "mean_force_n"))
+    for axis, (key, label, base_key) in zip(axes, panels):
         values = []
         for steps, columns in curves:
-            smooth = np.convolve(columns[key], np.ones(5) / 5, mode="same") * scale
+            smooth = np.convolve(columns[key], np.ones(5) / 5, mode="same")
             values.append(np.interp(grid, steps, smooth))
         values = np.array(values)
         axis.plot(grid, values.mean(0), color="C0", label="TD3 training episodes (mean)")
@@ -92,7 +97,10 @@ def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict) -> No
                          label=f"{name} (evaluation)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
+    axes[1].axhspan(target_n - band_n, target_n + band_n, color="0.85", zorder=0,
+                    label=f"target ± {band_n:g} N")
     axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8, loc="lower right")
     axes[1].set_xlabel("training env steps")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
@@ -100,27 +108,58 @@ def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict) -> No
 
 
 def plot_force_profile(episodes: dict[str, dict], band_n: float, path: Path) -> None:
+    """Force over one evaluation episode per controller, the target band shaded."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    first = next(iter(episodes.values()))
-    target = np.array(first["trace"]["target_force_n"])
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    longest = max(episodes.values(), key=lambda e: len(e["trace"]["target_force_n"]))
+    target = np.array(longest["trace"]["target_force_n"])
     time_s = np.arange(1, len(target) + 1) / 30.0
     axis.fill_between(time_s, target - band_n, target + band_n, color="0.85",
                       label=f"target ± {band_n:g} N")
+    top = float(target.max() + band_n)
     for (label, episode), colour in zip(episodes.items(), ("C0", "C3", "C2")):
         force = np.array(episode["trace"]["force_n"])
+        top = max(top, float(force.max()))
         axis.plot(np.arange(1, len(force) + 1) / 30.0, force, color=colour, lw=1, label=label)
+    axis.set_ylim(0, top * 1.35)
     axis.set_xlabel("time [s]")
     axis.set_ylabel("tool force [N]")
-    axis.set_title(f"one evaluation episode ({first['stroke']}, {first['direction']})")
-    axis.legend(fontsize=8, ncol=4, loc="lower right")
+    axis.set_title(f"one evaluation episode ({longest['stroke']}, {longest['direction']})")
+    axis.legend(fontsize=8, ncol=4, loc="upper center")
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)
+
+
+def run_policy(checkpoint: Path, run) -> dict:
+    controller = PolicyController(checkpoint)
+    try:
+        return run(controller)
+    finally:
+        controller.close()
+
+
+def scan_stages(runs: Path, args, baselines: dict, run) -> str:
+    """A table of every saved stage: per-seed RMS error, in-band %, over-force, verdict."""
+    lines = ["| budget [steps] | RMS error [N] per seed | in band [%] per seed | "
+             "over-force steps | beats both on all seeds |", "|---:|---|---|---:|---|"]
+    for stage in sorted(args.stages):
+        files = [runs / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt" for seed in args.seeds]
+        if not all(f.is_file() for f in files):
+            continue
+        aggregates = [run_policy(f, run)["aggregate"] for f in files]
+        ok = [beats(a, baselines["path"]["aggregate"], baselines["pid"]["aggregate"])
+              for a in aggregates]
+        lines.append(f"| {stage} | " + ", ".join(f"{a['rms_force_error_n']:.2f}"
+                                               for a in aggregates)
+                     + " | " + ", ".join(f"{a['in_band_percent']:.1f}" for a in aggregates)
+                     + f" | {sum(a['over_force_steps'] for a in aggregates):.0f} | "
+                     + ("yes" if all(ok) else "no") + " |")
+    return "\n".join(lines)
 
 
 def write_results(base: Config, runs: Path, args: argparse.Namespace, timings: list[dict],
@@ -135,20 +174,23 @@ def write_results(base: Config, runs: Path, args: argparse.Namespace, timings: l
     baselines = {"path": run(PathController()), "pid": run(PidController())}
     td3: dict[str, list[dict]] = {"final": [], "best": []}
     for seed in args.seeds:
-        for kind in td3:
-            checkpoint = runs / f"seed{seed}" / "checkpoints" / f"{kind}.pt"
-            controller = PolicyController(checkpoint)
-            td3[kind].append(run(controller))
-            controller.close()
+        folder = runs / f"seed{seed}" / "checkpoints"
+        for kind, name in (("final", f"steps{args.budget}.pt"), ("best", "best.pt")):
+            td3[kind].append(run_policy(folder / name, run))
     verdicts = {kind: [beats(e["aggregate"], baselines["path"]["aggregate"],
                              baselines["pid"]["aggregate"]) for e in entries]
                 for kind, entries in td3.items()}
     text = table(baselines, td3, verdicts, args)
     wall = ", ".join(f"seed {t['seed']} {t['wall_s'] / 60:.1f} min" for t in timings)
-    text += f"\n\nTraining wall time ({args.jobs} job(s) at once, 2 shared cores): {wall}.\n"
+    text += (f"\n\nTraining wall time to {args.budget} steps ({args.jobs} seeds at once on 2 "
+             f"cores shared with other work): {wall}.\n")
+    if args.scan:
+        text += "\nEvery saved budget (final checkpoint of each stage):\n\n"
+        text += scan_stages(runs, args, baselines, run) + "\n"
     (results / "README-table.md").write_text(text)
     print(text)
-    plot_curves(runs, args.seeds, results / "learning_curves.png", baselines)
+    plot_curves(runs, args.seeds, results / "learning_curves.png", baselines,
+                env_cfg.target_force_n, env_cfg.force_band_n)
     best_seed = int(np.argmin([e["aggregate"]["rms_force_error_n"] for e in td3["final"]]))
     profile = {f"TD3 (seed {args.seeds[best_seed]}, final)": td3["final"][best_seed]["episodes"][0],
                "path": baselines["path"]["episodes"][0], "pid": baselines["pid"]["episodes"][0]}

@@ -34,8 +34,10 @@ def annotate(frame: np.ndarray, force_n: float, target_force_n: float, band_n: f
                                             else (40, 90, 200))
     draw.rectangle((left, top + 3, x_of(force_n), bottom - 3), fill=colour)
     draw.line((x_of(limit_n), top - 3, x_of(limit_n), bottom + 3), fill=(200, 0, 0), width=2)
-    draw.text((left, top - 14), f"{label}  force {force_n:5.1f} N  target "
-              f"{target_force_n:.0f}+/-{band_n:.0f} N", fill=(0, 0, 0))
+    text = f"{label}  force {force_n:5.1f} N  target {target_force_n:.0f}+/-{band_n:.0f} N"
+    box = draw.textbbox((left, top - 15), text)
+    draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(255, 255, 255))
+    draw.text((left, top - 15), text, fill=(0, 0, 0))
     return np.asarray(image)
 
 
