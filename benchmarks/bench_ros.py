@@ -44,24 +44,25 @@ def in_process_rate(config: Config, warmup: int, steps: int) -> float:
     from massage_td3_ros.env import MassageEnv
     from massage_td3_ros.env.observation import OBS_DIM, OBS_LAYOUT
     from massage_td3_ros.training.learner import OnlineLearner, StepState
+    from massage_td3_ros.training.trainer import episode_seed
 
     env = MassageEnv(config.env)
     with tempfile.TemporaryDirectory() as run_dir:
         learner = OnlineLearner(OBS_DIM, 3, config.td3, config.exploration, config.train,
                                 run_dir, obs_labels=list(OBS_LAYOUT))
-        obs, _ = env.reset(seed=0)
+        obs, _ = env.reset(seed=episode_seed(0, 0))
         state = StepState(obs=obs, episode=0, step=0, first=True)
         episode, step, start = 0, 0, None
         for index in range(warmup + steps):
             if index == warmup:
                 start = time.perf_counter()
             action = learner.on_state(state)
+            learner.update()  # after every state, as trainer.run_loop and the agent node do
             if action is None:
                 episode, step = episode + 1, 0
-                obs, _ = env.reset()
+                obs, _ = env.reset(seed=episode_seed(0, episode))
                 state = StepState(obs=obs, episode=episode, step=0, first=True)
                 continue
-            learner.update()
             obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
             step += 1
             state = StepState(obs=obs, episode=episode, step=step, first=False,

@@ -113,31 +113,26 @@ class TD3AgentNode(Node):
         if not state.first and not self._continues_my_answer(state):
             # The step was not taken with this process's answer to the previous state
             # (held action, lost messages, a restart): never a stored transition.
-            self._forget_pending()
+            self.learner.forget_pending()
         action = self.learner.on_state(self._step_state(state))
         self._track_episode(state)
-        if self._budget_reached():
-            # Like the in-process loop: the budget's last state gets no answer, so the
-            # sim never takes a step whose transition nobody stores.
-            self.finished.set_result(True)
-            return
-        if action is None:
-            return
-        self._publish_action(state, action)
+        done = self._budget_reached()
+        # Like the in-process loop: the budget's last state gets no answer, so the sim
+        # never takes a step whose transition nobody stores.
+        if action is not None and not done:
+            self._publish_action(state, action)
+        # After every state, terminal ones included, as the in-process loop does.
         if self.learner.mode == "train":
             if self._worker is not None:
                 self._update_wanted.set()
             else:
                 self.learner.update()
                 self._publish_losses()
+        if done:
+            self.finished.set_result(True)
 
     def _continues_my_answer(self, state: StateMessage) -> bool:
         return not state.held and self._last_answer == (state.episode, state.step - 1)
-
-    def _forget_pending(self) -> None:
-        # OnlineLearner has no public call for "the next state is a gap" (requested);
-        # clearing its pending (obs, action) makes on_state count a gap, store nothing.
-        self.learner._pending = None
 
     @staticmethod
     def _step_state(state: StateMessage) -> StepState:

@@ -32,6 +32,7 @@ from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
+from massage_td3_ros.training.trainer import episode_seed
 
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
@@ -102,7 +103,7 @@ class MassageSimNode(Node):
         self._marker_count = 0
         self._state_msg: Float64MultiArray | None = None
         self._announced_ns = 0
-        self._reset_episode(seed=self.sim_cfg.seed)
+        self._reset_episode()
         if self.sim_cfg.mode == "realtime":
             self.create_timer(1.0 / self.env_cfg.control_hz, self._realtime_tick)
         else:
@@ -118,9 +119,11 @@ class MassageSimNode(Node):
         self._last_stamp_ns = stamp
         return stamp
 
-    def _reset_episode(self, seed: int | None = None) -> None:
-        obs, info = self.env.reset(seed=seed)
+    def _reset_episode(self) -> None:
         self._episode += 1
+        # The in-process trainer's episode seeds: with the same seed both see the same
+        # sequence of episodes (bodies, strokes, targets).
+        obs, info = self.env.reset(seed=episode_seed(self.sim_cfg.seed, self._episode))
         self._step = 0
         self.episodes_started += 1
         self._held_action = np.zeros(3)

@@ -18,7 +18,6 @@ This module needs only the message package and numpy: no rclpy node, no PyBullet
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -133,7 +132,3 @@ class StateCodec:
             info={key: float(value)
                   for key, value in zip(self.info_keys, data[self._info_start:])})
 
-
-def is_finite_action(values: Sequence[float]) -> bool:
-    """True when every component is a finite number."""
-    return all(math.isfinite(v) for v in values)
