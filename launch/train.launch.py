@@ -37,8 +37,14 @@ OVERRIDES = {
 }
 
 
-def _parameter_value(text: str):
+# Arguments whose parameters are strings: passed as typed, never parsed ('007' stays text).
+TEXT_ARGUMENTS = {"run_dir", "mode", "checkpoint", "device", "sim_mode"}
+
+
+def _parameter_value(argument: str, text: str):
     """The launch argument's text as a typed ROS parameter value ('3' -> 3, 'true' -> True)."""
+    if argument in TEXT_ARGUMENTS:
+        return text
     value = yaml.safe_load(text)
     return value if isinstance(value, (bool, int, float)) else text
 
@@ -51,7 +57,7 @@ def _nodes(context):
         if text == "":
             continue
         for node, parameter in targets:
-            overrides[node][parameter] = _parameter_value(text)
+            overrides[node][parameter] = _parameter_value(argument, text)
     config = LaunchConfiguration("config").perform(context)
     sim = Node(
         package=PACKAGE, executable="massage_sim", name="massage_sim", output="screen",

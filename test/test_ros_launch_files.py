@@ -91,3 +91,36 @@ def test_launcher_node_command_and_environment(monkeypatch):
                             "--params-file", "/cfg/train.yaml"]
     assert "train.total_steps:=300" in command
     assert any(part.startswith("agent.run_folder:='/") for part in command)
+
+
+def _module_constant(tree: ast.Module, name: str):
+    node = next(n for n in tree.body if isinstance(n, ast.Assign)
+                and any(getattr(t, "id", "") == name for t in n.targets))
+    return ast.literal_eval(node.value)
+
+
+def test_launch_overrides_name_declared_parameters_with_the_right_types():
+    import dataclasses
+
+    import yaml
+
+    from massage_td3_ros.config import NODE_GROUPS
+
+    tree = ast.parse((LAUNCH / "train.launch.py").read_text())
+    overrides = _module_constant(tree, "OVERRIDES")
+    text_arguments = _module_constant(tree, "TEXT_ARGUMENTS")
+    for argument, (targets, _) in overrides.items():
+        for node, parameter in targets:
+            group, field_name = parameter.split(".")
+            fields = {f.name: f for f in dataclasses.fields(NODE_GROUPS[node][group])}
+            assert field_name in fields, f"{argument} -> {node} {parameter} is not declared"
+            is_text = isinstance(fields[field_name].default, str)
+            assert is_text == (argument in text_arguments), argument
+    # The helper that types argument text, run as the launch file defines it.
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                    and n.name == "_parameter_value")
+    namespace = {"yaml": yaml, "TEXT_ARGUMENTS": text_arguments}
+    exec(compile(ast.Module([function], []), "train.launch.py", "exec"), namespace)
+    typed = namespace["_parameter_value"]
+    assert typed("seed", "3") == 3 and typed("gui", "true") is True
+    assert typed("total_steps", "5000") == 5000 and typed("run_dir", "007") == "007"
