@@ -16,9 +16,11 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import yaml
 
 from massage_td3_ros.config import Config
 from massage_td3_ros.td3.agent import TD3
@@ -56,13 +58,34 @@ def _score(run_dir: Path, name: str, config: Config, episodes: int, seed: int
     return float(np.mean(returns)), float(np.std(returns))
 
 
-def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = False
-             ) -> tuple[int, float, float, float, float]:
+def settings(overrides: list[str]) -> dict[str, dict[str, Any]]:
+    """PENDULUM with ``group.name=value`` overrides (values parsed as YAML scalars)."""
+    groups = {group: dict(values) for group, values in PENDULUM.items()}
+    for item in overrides:
+        key, _, text = item.partition("=")
+        group, _, name = key.partition(".")
+        if not text or not name:
+            raise ValueError(f"--set {item!r}: expected group.name=value")
+        groups.setdefault(group, {})[name] = _parse(text)
+    return groups
+
+
+def _parse(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
+def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = False,
+             overrides: tuple[str, ...] = ()) -> tuple[int, float, float, float, float]:
     """Train one seed; (seed, final mean, final std, best mean, seconds)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format=f"[seed {seed}] %(message)s")
     start = time.monotonic()
-    config = Config().replace(**PENDULUM)
+    config = Config().replace(**settings(list(overrides)))
     run_dir = train(config, steps=steps, seed=seed, out=out / f"seed{seed}", env_id=ENV_ID)
     final_mean, final_std = _score(run_dir, "final", config, episodes, seed)
     best_mean, _ = _score(run_dir, "best", config, episodes, seed)
@@ -79,12 +102,16 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--out", type=Path, default=None, help="run folders (default: temp)")
     parser.add_argument("--verbose", action="store_true", help="per-episode progress")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="GROUP.NAME=VALUE", help="change a Pendulum setting, "
+                        "e.g. --set td3.lr_actor=3e-4 (repeatable)")
     parser.add_argument("--parallel", type=int, default=1,
                         help="seeds trained at once (one process each, one torch thread)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="pendulum-td3-"))
     job = partial(run_seed, steps=args.steps, episodes=args.episodes, out=out,
-                  verbose=args.verbose)
+                  verbose=args.verbose, overrides=tuple(args.overrides))
+    Config().replace(**settings(args.overrides))  # fail early on a malformed --set
     if args.parallel > 1:
         with multiprocessing.get_context("spawn").Pool(args.parallel) as pool:
             rows = pool.map(job, args.seeds)
@@ -93,7 +120,8 @@ def main() -> None:
     overall = float(np.mean([row[1] for row in rows]))
     passed = all(row[1] >= SEED_GOAL for row in rows) and overall >= MEAN_GOAL
     print(f"\nTD3 on {ENV_ID}, {args.steps} env steps, {args.episodes} deterministic "
-          f"evaluation episodes per seed (run folders: {out})\n")
+          f"evaluation episodes per seed (run folders: {out})")
+    print(f"settings: {settings(args.overrides)}\n")
     print("| seed | final policy: mean return | std | `best` checkpoint: mean return "
           "| wall time [s] |")
     print("|---:|---:|---:|---:|---:|")
