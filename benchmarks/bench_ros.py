@@ -164,13 +164,14 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def ros_run(config: Config, warmup: int, steps: int, with_agent: bool,
-            background: bool = False) -> dict[str, float]:
+            background: bool = False, sim_mode: str = "lockstep") -> dict[str, float]:
     """Steps/s (and latencies) of sim + agent processes, measured by the probe."""
     with tempfile.TemporaryDirectory() as folder:
         params = Path(folder) / "bench.yaml"
         params.write_text(yaml.safe_dump(config_to_dict(config)))
         probe = Probe(answer=not with_agent)
-        processes = [_start("sim_node", params, {"sim.action_timeout_s": 30.0})]
+        processes = [_start("sim_node", params, {"sim.action_timeout_s": 30.0,
+                                                 "sim.mode": sim_mode})]
         if with_agent:
             processes.append(_start("agent_node", params, {
                 "agent.run_folder": folder, "agent.background_updates": background}))
@@ -189,6 +190,15 @@ def ros_run(config: Config, warmup: int, steps: int, with_agent: bool,
     return {"rate": steps / elapsed, "p50_ms": float(p50), "p99_ms": float(p99)}
 
 
+def ros_case(*args, **kwargs) -> dict[str, float]:
+    """ros_run, or NaNs (with the reason on stderr) when the steps did not all arrive."""
+    try:
+        return ros_run(*args, **kwargs)
+    except TimeoutError as error:
+        print(f"case {kwargs}: {error}", file=sys.stderr)
+        return {"rate": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=600, help="measured steps per case")
@@ -200,11 +210,17 @@ def main() -> int:
     for label, updates in (("no training", 0.0), ("1 update/step", 1.0)):
         config = bench_config(updates, total)
         local = in_process_rate(config, args.warmup, args.steps)
-        ros = ros_run(config, args.warmup, args.steps, with_agent=True)
+        ros = ros_case(config, args.warmup, args.steps, with_agent=True)
         rows.append((label, local, ros))
-    background = ros_run(bench_config(1.0, total), args.warmup, args.steps, with_agent=True,
+    background = ros_case(bench_config(1.0, total), args.warmup, args.steps, with_agent=True,
                          background=True)
-    round_trip = ros_run(bench_config(0.0, total), args.warmup, args.steps, with_agent=False)
+    round_trip = ros_case(bench_config(0.0, total), args.warmup, args.steps, with_agent=False)
+    realtime = {label: ros_case(bench_config(updates, total), 60, 240, with_agent=True,
+                               background=background, sim_mode="realtime")
+                for label, updates, background in (("inline", 1.0, False),
+                                                   ("background", 1.0, True),
+                                                   ("inline, 3 upd", 3.0, False),
+                                                   ("background, 3 upd", 3.0, True))}
 
     print(f"\nlock-step steps/s, {args.steps} steps after {args.warmup} (2 processes over "
           f"DDS on loopback, torch_threads=1, networks {Config().td3.actor_hidden})")
@@ -218,6 +234,10 @@ def main() -> int:
     print(f"sim round trip (action -> next state, no agent): p50 "
           f"{round_trip['p50_ms']:.2f} ms, p99 {round_trip['p99_ms']:.2f} ms, "
           f"{round_trip['rate']:.0f} steps/s")
+    print(f"realtime sim at {Config().env.control_hz:g} Hz, 240 steps: state->action latency")
+    for label, result in realtime.items():
+        print(f"  updates {label:<18} p50 {result['p50_ms']:6.2f} ms  p99 "
+              f"{result['p99_ms']:6.2f} ms  ({result['rate']:.1f} steps/s)")
     return 0
 
 

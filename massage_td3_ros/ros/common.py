@@ -12,7 +12,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Reward, returns and losses: read by monitors (`ros2 topic echo`, plotters) that may lag
 # behind a fast lock-step loop; a deeper history lets them catch up without losing samples.
-MONITOR_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+MONITOR_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def final_log(node: Node, text: str) -> None:
