@@ -37,3 +37,31 @@ def test_launch_rejects_a_bad_parameter_file_before_starting_nodes(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "total_stepz" in result.stderr
+
+
+def test_ctrl_c_is_forwarded_and_the_agent_saves_a_checkpoint(tmp_path):
+    import signal
+
+    config = Config().replace(
+        td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
+             "torch_threads": 1},
+        train={"warmup_steps": 50, "log_tensorboard": False, "buffer_size": 10_000})
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(config_to_dict(config)))
+    out = tmp_path / "run"
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params),
+         "--steps", "1000000", "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in launch.stderr:  # until the agent is up
+            if "starting at env step" in line:
+                break
+        launch.send_signal(signal.SIGINT)
+        _, rest = launch.communicate(timeout=60)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+    assert launch.returncode == 130, rest
+    assert "[td3_agent] stopped at env step" in rest
+    assert (out / "checkpoints" / "final.pt").is_file()

@@ -15,11 +15,9 @@ import sys
 import threading
 from pathlib import Path
 
-import rclpy
 from geometry_msgs.msg import Vector3Stamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
@@ -27,9 +25,10 @@ from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.config import NODE_GROUPS, AgentNodeConfig
 from massage_td3_ros.env.observation import OBS_LAYOUT
-from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log
+from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log, run_node
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
+from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.training.learner import OnlineLearner, StepState
 from massage_td3_ros.training.trainer import MASSAGE_ENV_ID
 
@@ -53,7 +52,7 @@ class TD3AgentNode(Node):
         self.learner = OnlineLearner(
             self.codec.obs_dim, ACT_DIM, groups["td3"], groups["exploration"], self.train_cfg,
             self.run_dir, obs_labels=list(OBS_LAYOUT), mode=self.agent_cfg.mode,
-            checkpoint=self.agent_cfg.checkpoint or None)
+            checkpoint=self._start_checkpoint())
         self.finished = Future()           # done when the budget is reached
         self.bad_states = 0
         self.states_received = 0
@@ -78,6 +77,9 @@ class TD3AgentNode(Node):
             self._worker = threading.Thread(target=self._update_loop, name="td3-updates",
                                             daemon=True)
             self._worker.start()
+        if self._budget_reached():
+            self.get_logger().info("the run folder's checkpoint has the whole budget: done")
+            self.finished.set_result(True)
         self.get_logger().info(
             f"mode {self.agent_cfg.mode}, run folder {self.run_dir}, starting at env step "
             f"{self.learner.env_steps} of {self.train_cfg.total_steps}, updates "
@@ -94,6 +96,18 @@ class TD3AgentNode(Node):
         if folder:
             return Path(folder)
         return Path(self.train_cfg.run_dir) / f"{MASSAGE_ENV_ID}-seed{self.train_cfg.seed}"
+
+    def _start_checkpoint(self) -> Path | None:
+        """agent.checkpoint; in eval without one, the run folder's latest (required)."""
+        if self.agent_cfg.checkpoint:
+            return Path(self.agent_cfg.checkpoint)
+        if self.agent_cfg.mode != "eval":
+            return None  # train: the learner resumes from the run's latest if there is one
+        latest = checkpoint_path(self.run_dir, "latest")
+        if not latest.is_file():
+            raise ValueError(f"eval mode needs agent.checkpoint, or a run folder with "
+                             f"{latest}")
+        return latest
 
     # ---- the state -> action path -----------------------------------------------------
     def _on_state(self, msg: Float64MultiArray) -> None:
@@ -196,24 +210,7 @@ class TD3AgentNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the ``td3_agent`` executable."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TD3AgentNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin_until_future_complete(node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as error:  # a bad parameter: say which, no traceback
-        print(f"td3_agent: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(TD3AgentNode, "td3_agent", args)
 
 
 if __name__ == "__main__":

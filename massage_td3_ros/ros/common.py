@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
@@ -22,3 +25,37 @@ def final_log(node: Node, text: str) -> None:
         node.get_logger().info(text)
     else:
         print(f"[{node.get_name()}] {text}", file=sys.stderr)
+
+
+def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
+    """A node executable's main: init, build, spin until shutdown (or the node's
+    ``finished`` future), then ``close()`` and shut down cleanly, whatever happened.
+
+    Returns 0, or 2 with a one-line message when the node cannot start (a bad parameter
+    or checkpoint: ValueError), or 130 when interrupted before it started.
+    """
+    rclpy.init(args=args)
+    try:
+        try:
+            node = make_node()
+        except ValueError as error:
+            print(f"{name}: error: {error}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, ExternalShutdownException):
+            return 130
+        try:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            finished = getattr(node, "finished", None)
+            if finished is not None:
+                executor.spin_until_future_complete(finished)
+            else:
+                executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            node.close()
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    return 0

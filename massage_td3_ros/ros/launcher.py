@@ -111,12 +111,15 @@ def run(args: argparse.Namespace) -> int:
     env = ros_environment()
     LOG.info("ROS_DOMAIN_ID=%s, discovery %s, parameters %s", env["ROS_DOMAIN_ID"],
              env["ROS_AUTOMATIC_DISCOVERY_RANGE"], params_file)
+    # Explicit handlers, also when started with SIGINT ignored (`cmd &` in a script):
+    # the children then start with the default disposition (handlers reset on exec).
+    previous = {sig: signal.signal(sig, _raise_keyboard_interrupt)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     # Own process groups: a terminal's Ctrl-C reaches only us, and we forward exactly one.
     sim = subprocess.Popen(node_command("sim_node", params_file, sim_overrides), env=env,
                            start_new_session=True)
     agent = subprocess.Popen(node_command("agent_node", params_file, agent_overrides),
                              env=env, start_new_session=True)
-    previous_term = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while agent.poll() is None and sim.poll() is None:
             time.sleep(0.2)
@@ -132,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         _stop(sim, 5.0)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for process in (agent, sim):
             if process.poll() is None:
                 process.kill()

@@ -15,10 +15,8 @@ import math
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped, Vector3Stamped, WrenchStamped
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -29,7 +27,7 @@ from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.ros import sim_messages
-from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log
+from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log, run_node
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
 from massage_td3_ros.training.trainer import episode_seed
@@ -276,24 +274,7 @@ class MassageSimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the ``massage_sim`` executable."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MassageSimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as error:  # a bad parameter: say which, no traceback
-        print(f"massage_sim: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(MassageSimNode, "massage_sim", args)
 
 
 if __name__ == "__main__":
