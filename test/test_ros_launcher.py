@@ -1,7 +1,9 @@
 """`massage-td3 launch`: both nodes as child processes from one parameter file, over DDS."""
 
+import re
 import subprocess
 import sys
+import threading
 
 import yaml
 
@@ -54,14 +56,19 @@ def test_ctrl_c_is_forwarded_and_the_agent_saves_a_checkpoint(tmp_path):
          "--steps", "1000000", "--out", str(out)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
-        for line in launch.stderr:  # until the agent is up
-            if "starting at env step" in line:
+        for line in launch.stderr:  # until the agent is up and spinning
+            if "[td3_agent]: running" in line:
                 break
         launch.send_signal(signal.SIGINT)
-        _, rest = launch.communicate(timeout=60)
+        # Keep reading the same file object (communicate() would miss lines it buffered).
+        watchdog = threading.Timer(90.0, launch.kill)
+        watchdog.start()
+        rest = launch.stderr.read()
+        launch.wait(timeout=30)
+        watchdog.cancel()
     finally:
         if launch.poll() is None:
             launch.kill()
     assert launch.returncode == 130, rest
-    assert "[td3_agent] stopped at env step" in rest
+    assert re.search(r"td3_agent\]:? stopped at env step", rest), rest
     assert (out / "checkpoints" / "final.pt").is_file()

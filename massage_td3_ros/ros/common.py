@@ -31,31 +31,33 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     """A node executable's main: init, build, spin until shutdown (or the node's
     ``finished`` future), then ``close()`` and shut down cleanly, whatever happened.
 
-    Returns 0, or 2 with a one-line message when the node cannot start (a bad parameter
-    or checkpoint: ValueError), or 130 when interrupted before it started.
+    Returns 0; 2 with a one-line message when the node cannot start (a bad parameter
+    or checkpoint: ValueError); 130 when interrupted before it was built.
     """
     rclpy.init(args=args)
+    node = None
     try:
-        try:
-            node = make_node()
-        except ValueError as error:
-            print(f"{name}: error: {error}", file=sys.stderr)
-            return 2
-        except (KeyboardInterrupt, ExternalShutdownException):
+        node = make_node()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        # From here on an interrupt always reaches close() (the agent saves a checkpoint).
+        node.get_logger().info("running")
+        finished = getattr(node, "finished", None)
+        if finished is not None:
+            executor.spin_until_future_complete(finished)
+        else:
+            executor.spin()
+    except ValueError as error:
+        if node is not None:
+            raise
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        if node is None:
             return 130
-        try:
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            finished = getattr(node, "finished", None)
-            if finished is not None:
-                executor.spin_until_future_complete(finished)
-            else:
-                executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
+    finally:
+        if node is not None:
             node.close()
             node.destroy_node()
-    finally:
         rclpy.try_shutdown()
     return 0
