@@ -13,7 +13,7 @@ import os
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -65,7 +65,9 @@ def _nodes(context):
         condition=IfCondition(LaunchConfiguration("use_sim")))
     agent = Node(
         package=PACKAGE, executable="td3_agent", name="td3_agent", output="screen",
-        parameters=[config, overrides["td3_agent"]])
+        parameters=[config, overrides["td3_agent"]],
+        # The agent ends the run (budget reached, or eval done): stop the sim with it.
+        on_exit=Shutdown(reason="td3_agent finished"))
     return [sim, agent]
 
 

@@ -45,7 +45,8 @@ class SimNodeConfig:
     action_timeout_s: float = param(
         1.0, "Lockstep: seconds to wait for an action before holding the last one "
         "(and warning).", 0.01, 60.0)
-    seed: int = param(0, "Seed of the env's first reset.", 0, 2**31 - 1)
+    seed: int = param(0, "Seed of every episode's reset (combined with the episode index, "
+                      "as the in-process trainer does).", 0, 2**31 - 1)
     gui: bool = param(False, "Open the PyBullet GUI (needs a display).")
     frame_id: str = param("world", "Frame of every stamped message (the PyBullet "
                           "world frame: z up, metres).")
@@ -60,6 +61,8 @@ class AgentNodeConfig:
                       choices=("train", "eval"))
     checkpoint: str = param("", "eval: checkpoint file to load; train: resume from "
                             "this file instead of the run's latest (empty: latest).")
+    run_folder: str = param("", "Exact run folder (checkpoints, logs, figures); empty: "
+                            "<train.run_dir>/MassageEnv-v0-seed<train.seed>.")
     background_updates: bool = param(
         False, "Run gradient updates on a worker thread so the state-to-action time "
         "does not depend on training (use with the sim's realtime mode).")

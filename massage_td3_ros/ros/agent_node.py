@@ -16,14 +16,13 @@ import threading
 from pathlib import Path
 
 from geometry_msgs.msg import Vector3Stamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 from std_msgs.msg import Float32, Float64MultiArray
 
-from massage_td3_ros.config import NODE_GROUPS, AgentNodeConfig
+from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.env.observation import OBS_LAYOUT
 from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log, run_node
 from massage_td3_ros.ros.parameters import declare_and_read
@@ -87,12 +86,7 @@ class TD3AgentNode(Node):
 
     def _run_folder(self) -> Path:
         """``agent.run_folder`` when set, else the in-process trainer's default folder."""
-        if "run_folder" not in AgentNodeConfig.__dataclass_fields__:
-            # Not (yet) a field of AgentNodeConfig: declared here so --out can set it.
-            self.declare_parameter("agent.run_folder", "", ParameterDescriptor(
-                description="Exact run folder (checkpoints, logs, figures); empty: "
-                "<train.run_dir>/MassageEnv-v0-seed<train.seed>.", read_only=True))
-        folder = self.get_parameter("agent.run_folder").value
+        folder = self.agent_cfg.run_folder
         if folder:
             return Path(folder)
         return Path(self.train_cfg.run_dir) / f"{MASSAGE_ENV_ID}-seed{self.train_cfg.seed}"
