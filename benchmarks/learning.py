@@ -107,7 +107,8 @@ def read_curve(run_dir: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     with open(run_dir / "episodes.csv") as handle:
         rows = list(csv.DictReader(handle))
     steps = np.array([float(r["env_steps"]) for r in rows])
-    keys = ("episode_return", "metric_rms_force_error_n", "metric_in_band_fraction")
+    keys = ("episode_return", "metric_rms_force_error_n", "metric_in_band_fraction",
+            "metric_mean_force_n")
     return steps, {k: np.array([float(r.get(k) or "nan") for r in rows]) for k in keys}
 
 

@@ -58,6 +58,12 @@ def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> 
         for seed, entry in zip(args.seeds, td3[kind]):
             lines.append(_plain_row(f"TD3 {names[kind]}, seed {seed}", entry["aggregate"]))
     lines.append("")
+    lines.append(f"TD3 trained with: stroke random and both directions, reward band "
+                 f"{args.train_band:g} N and fall-off {args.train_falloff:g} N, exploration "
+                 f"smoothing {'off' if args.no_smoothing else 'on'}, oscillation "
+                 f"{'off' if args.no_oscillation else 'on'}; other values as config/train.yaml. "
+                 "'best' = the checkpoint with the best training-time evaluation return "
+                 "over the whole run.")
     lines.append(f"TD3: {args.budget} training steps (warm-up {args.warmup}), "
                  f"{args.episodes} evaluation episodes per controller (along the spine and "
                  "across the back, forward and reverse), default env (target 20 N, band "
@@ -69,7 +75,7 @@ def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> 
     return "\n".join(lines)
 
 
-def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict,
+def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict, budget_steps: int,
                 target_n: float, band_n: float) -> None:
     """RMS force error and mean force of the training episodes (exploring, 5-episode
     moving average), mean and min-max band across seeds, against the baselines."""
@@ -79,7 +85,7 @@ def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict,
     from learning import read_curve
 
     curves = [read_curve(runs / f"seed{seed}") for seed in seeds]
-    grid = np.linspace(0, min(c[0].max() for c in curves), 200)
+    grid = np.linspace(0, min(min(c[0].max() for c in curves), budget_steps), 200)
     figure, axes = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     panels = (("metric_rms_force_error_n", "RMS force error [N]", "rms_force_error_n"),
               ("metric_mean_force_n", "mean force [N]", "mean_force_n"))
@@ -189,7 +195,7 @@ def write_results(base: Config, runs: Path, args: argparse.Namespace, timings: l
         text += scan_stages(runs, args, baselines, run) + "\n"
     (results / "README-table.md").write_text(text)
     print(text)
-    plot_curves(runs, args.seeds, results / "learning_curves.png", baselines,
+    plot_curves(runs, args.seeds, results / "learning_curves.png", baselines, args.budget,
                 env_cfg.target_force_n, env_cfg.force_band_n)
     best_seed = int(np.argmin([e["aggregate"]["rms_force_error_n"] for e in td3["final"]]))
     profile = {f"TD3 (seed {args.seeds[best_seed]}, final)": td3["final"][best_seed]["episodes"][0],
