@@ -80,13 +80,17 @@ def _parse(text: str) -> Any:
 
 
 def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = False,
-             overrides: tuple[str, ...] = ()) -> tuple[int, float, float, float, float]:
-    """Train one seed; (seed, final mean, final std, best mean, seconds)."""
+             overrides: tuple[str, ...] = (), eval_only: bool = False
+             ) -> tuple[int, float, float, float, float]:
+    """Train one seed (unless ``eval_only``: score the run folder's checkpoints again);
+    returns (seed, final mean, final std, best mean, seconds)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format=f"[seed {seed}] %(message)s")
     start = time.monotonic()
     config = Config().replace(**settings(list(overrides)))
-    run_dir = train(config, steps=steps, seed=seed, out=out / f"seed{seed}", env_id=ENV_ID)
+    run_dir = out / f"seed{seed}"
+    if not eval_only:
+        run_dir = train(config, steps=steps, seed=seed, out=run_dir, env_id=ENV_ID)
     final_mean, final_std = _score(run_dir, "final", config, episodes, seed)
     best_mean, _ = _score(run_dir, "best", config, episodes, seed)
     seconds = time.monotonic() - start
@@ -105,12 +109,14 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="GROUP.NAME=VALUE", help="change a Pendulum setting, "
                         "e.g. --set td3.lr_actor=3e-4 (repeatable)")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="score the checkpoints already in --out (e.g. with more episodes)")
     parser.add_argument("--parallel", type=int, default=1,
                         help="seeds trained at once (one process each, one torch thread)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="pendulum-td3-"))
     job = partial(run_seed, steps=args.steps, episodes=args.episodes, out=out,
-                  verbose=args.verbose, overrides=tuple(args.overrides))
+                  verbose=args.verbose, overrides=tuple(args.overrides), eval_only=args.eval_only)
     Config().replace(**settings(args.overrides))  # fail early on a malformed --set
     if args.parallel > 1:
         with multiprocessing.get_context("spawn").Pool(args.parallel) as pool:
