@@ -135,6 +135,26 @@ def test_background_updates_while_acting(tmp_path):
     assert learner.env_steps == 199 and learner.updates == 199 - 7
 
 
+def test_acting_never_waits_for_a_gradient_step(tmp_path):
+    """The ROS agent acts while a worker thread updates: act() must not need the
+    network lock an update holds, and must follow the actor once an update ends."""
+    learner = make(tmp_path, TrainConfig(warmup_steps=5, buffer_size=1000,
+                                         log_tensorboard=False, eval_every_episodes=0,
+                                         plot_every_episodes=0))
+    for step in range(60):
+        learner.on_state(state(0, step))
+        learner.update()
+    obs = np.ones(learner.obs_dim, dtype=np.float32)
+    np.testing.assert_array_equal(learner.act(obs), learner.agent.select_action(obs))
+
+    answered = []
+    with learner._net_lock:  # as if an update were in progress on another thread
+        thread = threading.Thread(target=lambda: answered.append(learner.act(obs)))
+        thread.start()
+        thread.join(timeout=10.0)
+        assert answered, "act() blocked on the lock held by a gradient update"
+
+
 def test_training_changes_the_weights(tmp_path):
     learner = make(tmp_path)
     before = [p.clone() for p in learner.agent.actor.parameters()]

@@ -12,6 +12,7 @@ the networks.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
@@ -102,6 +103,11 @@ class OnlineLearner:
             LOG.info("replay buffer: %d transitions, %.1f MB", cfg.buffer_size,
                      self.buffer.nbytes / 1e6)
         self._net_lock = threading.Lock()     # actor/critic weights and optimisers
+        # Actions come from a copy of the actor, refreshed after each actor update under
+        # a short lock, so acting never waits for a gradient step running on another
+        # thread (the ROS agent's background updates).
+        self._policy = copy.deepcopy(self.agent.actor).requires_grad_(False)
+        self._policy_lock = threading.Lock()
         self._buffer_lock = threading.Lock()  # buffer, update schedule, loss sums
         # Counters (checkpointed).
         self.env_steps = 0       # stored training transitions
@@ -143,8 +149,16 @@ class OnlineLearner:
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The deterministic policy's action in [-max_action, max_action]."""
-        with self._net_lock:
-            return self.agent.select_action(obs)
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.agent.device)
+        with self._policy_lock, torch.no_grad():
+            return self._policy(obs_t.unsqueeze(0))[0].cpu().numpy()
+
+    def _refresh_policy(self) -> None:
+        """Copy the online actor's weights into the acting copy (caller holds _net_lock)."""
+        with self._policy_lock, torch.no_grad():
+            for acting, online in zip(self._policy.parameters(),
+                                      self.agent.actor.parameters()):
+                acting.copy_(online)
 
     def on_state(self, state: StepState) -> np.ndarray | None:
         """Store the transition this state completes (if any); return the next action.
@@ -275,6 +289,8 @@ class OnlineLearner:
                 batch = self.buffer.sample(self.td3_cfg.batch_size)
             with self._net_lock:
                 losses = self.agent.train(batch)
+                if "actor_loss" in losses:
+                    self._refresh_policy()
             with self._buffer_lock:
                 self.updates += 1
                 for name, value in losses.items():
@@ -317,6 +333,7 @@ class OnlineLearner:
         path = Path(path)
         with self._net_lock, self._buffer_lock:
             persistence.load(self, path, weights_only)
+            self._refresh_policy()
         LOG.info("loaded checkpoint %s (env step %d, episode %d)", path, self.env_steps,
                  self.episodes)
 
