@@ -142,6 +142,19 @@ class Probe:
                 raise TimeoutError(f"only {len(self.reward_times)} of {count} steps arrived")
             self.executor.spin_once(timeout_sec=0.1)
 
+    def wait_for_sim(self, timeout_s: float = 30.0) -> None:
+        """Spin until the sim's /reward and /massage/state publishers are discovered, so
+        no step is published before this probe listens (the agent starts after this)."""
+        deadline = time.monotonic() + timeout_s
+        while (self.node.count_publishers("/reward") == 0
+               or self.node.count_publishers("/massage/state") == 0):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the sim's publishers were not discovered")
+            self.executor.spin_once(timeout_sec=0.05)
+        settle = time.monotonic() + 0.5  # discovery seen; let the matching complete
+        while time.monotonic() < settle:
+            self.executor.spin_once(timeout_sec=0.05)
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
@@ -173,10 +186,11 @@ def ros_run(config: Config, warmup: int, steps: int, with_agent: bool,
         probe = Probe(answer=not with_agent)
         processes = [_start("sim_node", params, {"sim.action_timeout_s": 30.0,
                                                  "sim.mode": sim_mode})]
-        if with_agent:
-            processes.append(_start("agent_node", params, {
-                "agent.run_folder": folder, "agent.background_updates": background}))
         try:
+            probe.wait_for_sim()
+            if with_agent:
+                processes.append(_start("agent_node", params, {
+                    "agent.run_folder": folder, "agent.background_updates": background}))
             probe.spin_until_rewards(warmup, 120.0)
             start = probe.reward_times[warmup - 1]
             probe.spin_until_rewards(warmup + steps, 120.0)
