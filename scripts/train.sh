@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job, from nothing: set up .venv, train TD3 online through the two ROS 2
+# nodes (massage_sim + td3_agent, config/train.yaml), then evaluate the best policy
+# against the two baselines and record a GIF of it. Everything lands in runs/main
+# (or $RUN_DIR). Extra arguments go to `massage-td3 launch` (e.g. --steps 20000).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+run="${RUN_DIR:-$root/runs/main}"
+cli="$root/.venv/bin/massage-td3"
+export MPLBACKEND=Agg
+# Nodes stay on loopback; launch picks a random ROS_DOMAIN_ID unless one is set.
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+
+echo "[train] training through ROS 2 into $run (figures: $run/figures)"
+"$cli" launch --out "$run" "$@"
+
+best="$run/checkpoints/best.pt"
+[[ -f "$best" ]] || best="$run/checkpoints/final.pt"
+echo "[train] evaluating $best against the path and PID baselines"
+for controller in path pid; do
+  "$cli" eval --controller "$controller" --json "$run/eval-$controller.json"
+done
+"$cli" eval --checkpoint "$best" --json "$run/eval-td3.json"
+"$cli" render --checkpoint "$best" --out "$run/massage.gif"
+echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"
