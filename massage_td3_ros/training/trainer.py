@@ -7,7 +7,6 @@ Actions are in [-1, 1] inside the learner and scaled to the env's box only here.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -130,24 +129,3 @@ def evaluate(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env, episod
             done = terminated or truncated
         returns.append(total)
     return returns
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``massage-td3 train``."""
-    parser.add_argument("--config", default=None, help="parameter file (default: the "
-                        "package's config/train.yaml)")
-    parser.add_argument("--steps", type=int, default=None, help="env steps to train for "
-                        "(overrides train.total_steps)")
-    parser.add_argument("--seed", type=int, default=None, help="overrides train.seed")
-    parser.add_argument("--out", default=None, help="run folder (default: "
-                        "<train.run_dir>/<env>-seed<seed>; resumes if it has a checkpoint)")
-    parser.add_argument("--env", default=MASSAGE_ENV_ID, help="gymnasium env id "
-                        f"(default {MASSAGE_ENV_ID}; e.g. Pendulum-v1 to check the learner)")
-
-
-def run_train(args: argparse.Namespace) -> Path:
-    """``massage-td3 train``: load the config, train, return the run folder."""
-    from massage_td3_ros.config import load_config
-
-    config = load_config(args.config)
-    return train(config, steps=args.steps, seed=args.seed, out=args.out, env_id=args.env)
