@@ -87,6 +87,24 @@ def test_over_force_terminates_as_unsafe_with_a_large_penalty():
     env.close()
 
 
+def test_no_step_crosses_the_safety_limit_without_ending_the_episode():
+    """The limit is checked on every physics substep and on all arm links' summed normal
+    force, so no step ever reports a peak above it and carries on."""
+    env = MassageEnv(max_indentation_m=0.05, safety_force_limit_n=25.0, **STILL)
+    env.reset(seed=0)
+    peaks = []
+    for _ in range(60):
+        _, _, terminated, _, info = env.step(np.array([0.0, 0.0, -1.0]))
+        peaks.append(info["peak_force_n"])
+        if terminated:
+            break
+    assert terminated
+    assert all(peak <= 25.0 for peak in peaks[:-1])
+    assert max(peaks[-1], info["force_n"]) > 25.0 and info["over_force"] == 1.0
+    assert peaks[-1] >= info["force_n"] - 1e-6  # the summed normal force bounds the net force
+    env.close()
+
+
 def test_time_limit_truncates_without_terminating():
     env = MassageEnv(episode_time_s=1.0)
     env.reset(seed=0)

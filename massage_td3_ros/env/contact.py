@@ -45,6 +45,12 @@ def arm_body_contacts(client: int, arm_id: int, body_id: int) -> list[Contact]:
                     distance_m=p[8], normal_force_n=p[9]) for p in points]
 
 
+def total_normal_force_n(client: int, arm_id: int, body_id: int) -> float:
+    """Sum of the normal forces of every arm-body contact point (no cancellation)."""
+    points = pb.getContactPoints(bodyA=arm_id, bodyB=body_id, physicsClientId=client)
+    return float(sum(p[9] for p in points))
+
+
 def tool_reading(client: int, arm_id: int, body_id: int, tool_link: int,
                  contacts: list[Contact]) -> ToolReading:
     """Net force, contact point/normal and signed distance of the tool."""

@@ -119,11 +119,17 @@ class MassageEnv(gymnasium.Env):
         target = self._bounded_target(target + action * cfg.action_scale_m)
         self._cmd_target = target
         arm.command(arm.solve_ik(target, cfg.ik_iterations))
+        # The safety limit watches every physics substep, and the sum of the normal
+        # forces of every arm link on the body: a spike inside a control step, forces
+        # that cancel in the vector sum, or a link other than the tool all count.
+        peak_force = 0.0
         for _ in range(cfg.substeps):
             pb.stepSimulation(physicsClientId=self.client)
+            peak_force = max(peak_force, contact_mod.total_normal_force_n(
+                self.client, arm.body_id, self.scene.body_id))
         sense = self._sense()
         force = sense["tool"].force_n
-        unsafe = force > cfg.safety_force_limit_n
+        unsafe = max(force, peak_force) > cfg.safety_force_limit_n
         contact_lost = (not sense["tool"].in_contact) and \
             self._step * self.dt_s >= cfg.contact_grace_s
         reward, terms = compute_reward(
@@ -137,6 +143,9 @@ class MassageEnv(gymnasium.Env):
         terminated = bool(unsafe)
         truncated = (not terminated) and self._step >= cfg.max_episode_steps
         obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
+        info["peak_force_n"] = peak_force
+        if unsafe:
+            info["over_force"] = 1.0  # also when only the substep peak crossed the limit
         self.metrics.add(info)
         if terminated or truncated:
             info["episode"] = self.metrics.summary()
