@@ -67,6 +67,16 @@ def test_decoder_rejects_wrong_length_and_labels_naming_the_layout():
         codec.encode(**{**_sample(codec, np.random.default_rng(3)), "obs": np.zeros(3)})
 
 
+def test_decoder_rejects_non_finite_values_naming_them():
+    """A NaN from a bridge must never reach the replay buffer."""
+    codec = StateCodec.for_env()
+    fields = _sample(codec, np.random.default_rng(4))
+    fields["obs"][12] = np.nan
+    fields["info"]["force_n"] = np.inf
+    with pytest.raises(ValueError, match=r"non-finite values at obs\[12\], info.force_n"):
+        codec.decode(codec.encode(**fields))
+
+
 def test_every_field_is_a_described_ranged_read_only_parameter(ros_context):
     node = Node("massage_sim", context=ros_context)
     try:

@@ -176,11 +176,17 @@ class TD3AgentNode(Node):
 
     # ---- learning ---------------------------------------------------------------------
     def _update_loop(self) -> None:
-        while not self._stopping.is_set():
-            if self._update_wanted.wait(timeout=0.1):
-                self._update_wanted.clear()
-                self.learner.update()
-                self._publish_losses()
+        try:
+            while not self._stopping.is_set():
+                if self._update_wanted.wait(timeout=0.1):
+                    self._update_wanted.clear()
+                    self.learner.update()
+                    self._publish_losses()
+        except Exception as error:  # noqa: BLE001 - any failure must stop the run, loudly
+            # Acting on without learning would look like training; end the run instead.
+            self.get_logger().error(f"background update failed, stopping: {error!r}")
+            if not self.finished.done():
+                self.finished.set_exception(error)
 
     def _publish_losses(self) -> None:
         rows = self.learner.logger.losses

@@ -31,8 +31,9 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     """A node executable's main: init, build, spin until shutdown (or the node's
     ``finished`` future), then ``close()`` and shut down cleanly, whatever happened.
 
-    Returns 0; 2 with a one-line message when the node cannot start (a bad parameter
-    or checkpoint: ValueError); 130 when interrupted before it was built.
+    Returns 0; 1 when the node ended its run with an error; 2 with a one-line message
+    when the node cannot start (a bad parameter or checkpoint: ValueError); 130 when
+    interrupted before it was built.
     """
     rclpy.init(args=args)
     node = None
@@ -45,6 +46,8 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
         finished = getattr(node, "finished", None)
         if finished is not None:
             executor.spin_until_future_complete(finished)
+            if finished.done() and finished.exception() is not None:
+                return 1  # the node logged why (e.g. a failed background update)
         else:
             executor.spin()
     except ValueError as error:

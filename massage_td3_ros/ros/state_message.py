@@ -67,6 +67,9 @@ class StateCodec:
         self._obs_start = len(HEADER_LABELS)
         self._info_start = self._obs_start + self.obs_dim
         self._dims = self.layout_dims()
+        # One name per value, for error messages: "obs[12]", "info.force_n", ...
+        self.labels = [label if size == 1 else f"{label}[{i}]"
+                       for label, size in segments for i in range(size)]
 
     @classmethod
     def for_env(cls) -> StateCodec:
@@ -121,8 +124,10 @@ class StateCodec:
             got = ", ".join(f"{label}[{size}]" for label, size in labels)
             raise ValueError(f"/massage/state layout is {got}; expected {self.describe()}")
         header = data[:self._obs_start]
-        if not np.all(np.isfinite(header)):
-            raise ValueError(f"/massage/state header is not finite: {header.tolist()}")
+        if not np.all(np.isfinite(data)):
+            # A NaN stored once in the replay buffer would spread to every network weight.
+            bad = [self.labels[i] for i in np.flatnonzero(~np.isfinite(data))[:5]]
+            raise ValueError(f"/massage/state has non-finite values at {', '.join(bad)}")
         return StateMessage(
             stamp_sec=int(header[0]), stamp_nanosec=int(header[1]), episode=int(header[2]),
             step=int(header[3]), first=bool(header[4] > 0.5), terminated=bool(header[5] > 0.5),
