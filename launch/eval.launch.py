@@ -1,6 +1,7 @@
 """Evaluate a trained policy: the agent in eval mode (deterministic, no updates) with the sim.
 
-    ros2 launch massage_td3_ros eval.launch.py checkpoint:=runs/massage-seed0/checkpoints/best.pt
+    ros2 launch massage_td3_ros eval.launch.py \
+        checkpoint:=runs/MassageEnv-v0-seed0/checkpoints/best.pt
     ros2 launch massage_td3_ros eval.launch.py checkpoint:=... use_sim:=false   # a real arm
 
 It is train.launch.py with mode eval; every other argument is passed through.

@@ -18,6 +18,8 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from massage_td3_ros.config import load_config
+
 PACKAGE = "massage_td3_ros"
 
 # launch argument -> (node, ROS parameter) pairs it overrides, and its help text.
@@ -59,6 +61,9 @@ def _nodes(context):
         for node, parameter in targets:
             overrides[node][parameter] = _parameter_value(argument, text)
     config = LaunchConfiguration("config").perform(context)
+    # rclpy ignores parameters nobody declared: check the file first, so a misspelled
+    # key stops the launch with its name instead of silently keeping the default.
+    load_config(config)
     sim = Node(
         package=PACKAGE, executable="massage_sim", name="massage_sim", output="screen",
         parameters=[config, overrides["massage_sim"]],

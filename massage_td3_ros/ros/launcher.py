@@ -42,9 +42,10 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the nodes: loopback discovery and a run-unique domain id."""
+    """The environment for the nodes: loopback discovery (always: both nodes run on this
+    machine) and a run-unique domain id unless one is set."""
     env = dict(os.environ if base is None else base)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
