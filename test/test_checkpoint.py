@@ -125,3 +125,17 @@ def test_corrupt_buffer_beside_checkpoint_fails_before_changing_anything(tmp_pat
         other.load_checkpoint(path)
     assert all(torch.equal(a, b) for a, b in zip(before, other.agent.actor.parameters()))
     assert other.env_steps == 0 and len(other.buffer) == 0
+
+
+def test_a_buffer_from_another_save_is_never_paired_with_the_checkpoint(tmp_path):
+    """As after a crash between writing the buffer and the checkpoint file."""
+    learner = trained_learner(tmp_path / "a")
+    path = learner.save_checkpoint("latest")
+    old_checkpoint = path.read_bytes()
+    learner.save_checkpoint("latest")  # a newer buffer and checkpoint...
+    path.write_bytes(old_checkpoint)   # ...but only the buffer made it to disk
+    other = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "b",
+                          obs_labels=LAYOUT)
+    with pytest.raises(CheckpointError, match="written by another save"):
+        other.load_checkpoint(path)
+    assert other.env_steps == 0 and len(other.buffer) == 0

@@ -96,16 +96,30 @@ class ReplayBuffer:
         return Batch(*(torch.from_numpy(getattr(self, name)[idx]).to(self.device)
                        for name in _FIELDS))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the held transitions to an .npz file atomically (temp file + rename)."""
+    def save(self, path: str | Path, token: str = "") -> Path:
+        """Write the held transitions to an .npz file atomically (temp file + rename).
+
+        ``token`` ties the file to the checkpoint saved with it (see ``read_token``).
+        """
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as handle:
             np.savez(handle, obs_dim=self.obs_dim, act_dim=self.act_dim,
-                     capacity=self.capacity, ptr=self.ptr,
+                     capacity=self.capacity, ptr=self.ptr, token=np.array(token),
                      **{name: getattr(self, name)[:self.size] for name in _FIELDS})
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
         return path
+
+    @staticmethod
+    def read_token(path: str | Path) -> str:
+        """The token a buffer file was saved with ("" if none); ValueError if unreadable."""
+        try:
+            with np.load(path) as data:
+                return str(data["token"]) if "token" in data.files else ""
+        except (OSError, ValueError, EOFError) as error:
+            raise ValueError(f"{path}: not a readable replay buffer file: {error}") from error
 
     def load(self, path: str | Path) -> None:
         """Replace the contents with a saved buffer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from massage_td3_ros.td3.checkpoint import (
     restore_global_rng,
     save_checkpoint,
 )
+from massage_td3_ros.td3.replay_buffer import ReplayBuffer
 
 if TYPE_CHECKING:
     from massage_td3_ros.training.learner import OnlineLearner
@@ -56,10 +58,14 @@ def write(learner: OnlineLearner, path: Path, with_buffer: bool) -> None:
             "buffer": None if learner.buffer is None else learner.buffer.rng.bit_generator.state,
         },
         "exploration": learner.exploration.get_state(),
-        "buffer_file": buffer_path(path).name if with_buffer else None,
+        "buffer_file": None,
     }
     if with_buffer and learner.buffer is not None:
-        learner.buffer.save(buffer_path(path))
+        # The buffer goes first and carries a token the checkpoint records: a crash
+        # between the two writes leaves a buffer whose token the old checkpoint rejects.
+        token = uuid.uuid4().hex
+        learner.buffer.save(buffer_path(path), token=token)
+        meta["buffer_file"], meta["buffer_token"] = buffer_path(path).name, token
     save_checkpoint(path, meta, learner.agent.state_dict())
 
 
@@ -105,16 +111,27 @@ def load(learner: OnlineLearner, path: Path, weights_only: bool) -> None:
         TD3(learner.obs_dim, learner.act_dim, learner.td3_cfg).load_state_dict(loaded["agent"])
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: agent state does not fit: {error}") from error
-    buffer_file = buffer_path(path)
+    meta = loaded["meta"]
     if not weights_only and learner.buffer is not None:
-        if buffer_file.is_file():  # first: it reads and checks the file before copying
+        if meta.get("buffer_file"):
+            buffer_file = path.with_name(meta["buffer_file"])
+            if not buffer_file.is_file():
+                raise CheckpointError(f"{path}: its replay buffer {buffer_file} is missing")
             try:
+                token = ReplayBuffer.read_token(buffer_file)
+            except ValueError as error:
+                raise CheckpointError(str(error)) from error
+            if token != meta.get("buffer_token", ""):
+                raise CheckpointError(
+                    f"{path}: {buffer_file} was written by another save (token mismatch, "
+                    "e.g. a crash between writing the buffer and the checkpoint)")
+            try:  # first: it reads and checks the file before copying
                 learner.buffer.load(buffer_file)
             except ValueError as error:
                 raise CheckpointError(str(error)) from error
         else:
-            LOG.warning("%s: no replay buffer beside the checkpoint; continuing with an "
-                        "empty buffer", path)
+            LOG.warning("%s: saved without its replay buffer; continuing with an empty "
+                        "buffer", path)
     learner.agent.load_state_dict(loaded["agent"])
     if not weights_only:
         restore(learner, loaded["meta"], loaded["torch_rng"])
