@@ -39,11 +39,14 @@ class ExplorationConfig:
     gaussian: bool = param(True, "Add Gaussian noise to the policy's action.")
     noise_std: float = param(0.1, "Std of the Gaussian exploration noise, as a fraction "
                              "of max_action.", 0.0, 10.0)
-    smoothing: bool = param(True, "Blend each action with the previous one "
+    # Smoothing and oscillation (the research script's exploration) are off by default:
+    # with them on, TD3 learned to chatter between the action limits, hidden by the
+    # smoothing in training and exposed in deterministic evaluation (README, Results).
+    smoothing: bool = param(False, "Blend each action with the previous one "
                             "(exponential smoothing, as the seed does).")
     smoothing_factor: float = param(0.8, "Weight of the previous action in the blend "
                                     "(the seed: 0.8 previous + 0.2 new).", 0.0, 1.0)
-    oscillation: bool = param(True, "Add a sinusoidal offset on the first action axis "
+    oscillation: bool = param(False, "Add a sinusoidal offset on the first action axis "
                               "to sweep the tool back and forth.")
     oscillation_amplitude: float = param(0.3, "Amplitude of the oscillation, in action "
                                          "units.", 0.0, 10.0)
