@@ -79,10 +79,9 @@ def test_launcher_node_command_and_environment(monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", "42")
     assert launcher.ros_environment()["ROS_DOMAIN_ID"] == "42"
 
-    import argparse
-    parser = argparse.ArgumentParser()
-    launcher.add_launch_arguments(parser)
-    args = parser.parse_args(["--steps", "300", "--seed", "4", "--gui", "--out", "runs/x"])
+    from massage_td3_ros.cli import build_parser
+    args = build_parser().parse_args(["launch", "--steps", "300", "--seed", "4", "--gui",
+                                      "--out", "runs/x"])
     sim, agent = launcher.overrides_from_args(args)
     assert sim == {"sim.seed": 4, "sim.gui": True}
     assert agent["train.total_steps"] == 300 and agent["train.seed"] == 4

@@ -26,21 +26,6 @@ LOG = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0  # the agent may be writing its final checkpoint
 
 
-def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `massage-td3 launch` options (the same ones cli.py defines)."""
-    parser.add_argument("--config", default=None, help="parameter file (default: "
-                        "the package's config/train.yaml)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="env steps to train for (default: train.total_steps)")
-    parser.add_argument("--out", default=None, help="run folder (default: under train.run_dir)")
-    parser.add_argument("--device", default=None, help="torch device: cpu or cuda")
-    parser.add_argument("--gui", action="store_true", help="open the PyBullet GUI")
-    parser.add_argument("--mode", choices=("train", "eval"), default=None,
-                        help="agent mode (default: config)")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint to load (eval) or resume")
-
-
 def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the nodes: loopback discovery (always: both nodes run on this
     machine) and a run-unique domain id unless one is set."""
@@ -148,4 +133,3 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-run_launch = run
