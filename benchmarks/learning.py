@@ -2,21 +2,21 @@
 checkpoint against the ``path`` and ``pid`` baselines, write ``results/``.
 
     .venv/bin/python benchmarks/learning.py --stages 10000 20000 30000 [--seeds 0 1 2]
-        [--jobs 3] [--warmup 5000] [--train-band 1] [--train-falloff 10]
-        [--runs runs/learning] [--results results] [--budget N]
+        [--jobs 3] [--set GROUP.NAME=VALUE ...] [--runs runs/learning] [--results results]
+        [--budget N] [--scan]
 
-Each seed is trained to every stage in turn (the trainer resumes exactly from its
-latest checkpoint and replay buffer), and the final checkpoint of each stage is kept
-as ``checkpoints/steps<N>.pt``, so one run gives the policy at several budgets. The
-report evaluates ``--budget`` (default: the last stage): its final and best
-checkpoints; ``--scan`` also evaluates every stage to find the smallest budget that
-beats both baselines.
+Training uses config/train.yaml as it is (episodes cover both strokes and both
+directions, as the evaluation does); ``--set`` changes a value for an experiment and
+names the run folder after it. Each seed is trained to every stage in turn (the
+trainer resumes exactly from its latest checkpoint and replay buffer), and the final
+checkpoint of each stage is kept as ``checkpoints/steps<N>.pt``, so one run gives the
+policy at several budgets. The report evaluates ``--budget`` (default: the last
+stage): its final and best checkpoints; ``--scan`` also evaluates every stage to find
+the smallest budget that beats both baselines.
 
-Training episodes cover both strokes and both directions (env ``stroke=random``, the
-direction drawn per episode from its reset seed), as the evaluation does. Runs and
-checkpoints go under ``--runs`` (gitignored); ``results/`` gets README-table.md,
-learning_curves.png, force_profile.png and summary.json (all small). A run folder
-that already reached ``--steps`` is not trained again (the trainer resumes).
+Runs and checkpoints go under ``--runs`` (gitignored); ``results/`` gets
+README-table.md, learning_curves.png, force_profile.png and summary.json (all small).
+A run folder that already reached a stage is not trained again.
 """
 
 from __future__ import annotations
@@ -29,45 +29,28 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
-from massage_td3_ros.config import Config, load_config
-from massage_td3_ros.env.config import DIRECTIONS
+from massage_td3_ros.config import Config, load_config, parse_overrides
 
-TRAIN_ENV_ID = "MassageEnvBothWays-v0"
 LOG = logging.getLogger("learning")
-
-
-class BothDirections(gym.Wrapper):
-    """Draws the stroke direction of each episode from its reset seed (the env config
-    has no 'random' direction yet)."""
-
-    def reset(self, *, seed=None, options=None):
-        options = dict(options or {})
-        if "direction" not in options:
-            draw = np.random.default_rng(np.random.SeedSequence([0 if seed is None else seed, 7]))
-            options["direction"] = DIRECTIONS[int(draw.integers(len(DIRECTIONS)))]
-        return self.env.reset(seed=seed, options=options)
-
-
-def _make_both_ways(env_config=None) -> gym.Env:
-    from massage_td3_ros.env.massage_env import MassageEnv
-    return BothDirections(MassageEnv(env_config))
+# Bookkeeping only (no effect on learning): no TensorBoard, figures or periodic saves,
+# a buffer that fits the largest budget, evaluation episodes covering the four cases.
+BOOKKEEPING = {"log_tensorboard": False, "buffer_size": 200_000, "checkpoint_every_steps": 0,
+               "plot_every_episodes": 0, "eval_episodes": 4}
 
 
 def training_config(base: Config, args: argparse.Namespace) -> Config:
-    """The experiment's overrides of the defaults (reported, not written to the yaml)."""
-    return base.replace(
-        env={"stroke": "random", "force_band_n": args.train_band,
-             "reward_force_falloff_n": args.train_falloff},
-        td3={"torch_threads": 1},
-        exploration={"smoothing": not args.no_smoothing,
-                     "oscillation": not args.no_oscillation},
-        train={"warmup_steps": args.warmup, "log_tensorboard": False,
-               "buffer_size": 200_000, "checkpoint_every_steps": 0,
-               "plot_every_episodes": 0, "eval_every_episodes": args.eval_every,
-               "eval_episodes": 4})
+    """The yaml's values, ``--set`` overrides, and the bookkeeping settings."""
+    groups = parse_overrides(args.overrides)
+    groups["train"] = {**BOOKKEEPING, "eval_every_episodes": args.eval_every,
+                       **groups.get("train", {})}
+    return base.replace(**groups)
+
+
+def run_tag(overrides: list[str]) -> str:
+    """The run folder's name: ``defaults`` or the overrides, e.g. ``td3.lr_actor=0.001``."""
+    return "-".join(item.replace("/", "_") for item in overrides) or "defaults"
 
 
 def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> dict:
@@ -78,9 +61,6 @@ def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> di
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s seed{seed} %(message)s",
                         datefmt="%H:%M:%S")
-    if TRAIN_ENV_ID not in gym.registry:
-        gym.register(TRAIN_ENV_ID, entry_point=_make_both_ways,
-                     kwargs={"env_config": config.env})
     timing_file = Path(run_dir) / "stage_wall_s.json"
     wall = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
     for stage in sorted(stages):
@@ -88,7 +68,7 @@ def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> di
         if saved.is_file():
             continue
         start = time.perf_counter()
-        train(config, steps=stage, seed=seed, out=run_dir, env_id=TRAIN_ENV_ID)
+        train(config, steps=stage, seed=seed, out=run_dir)
         shutil.copyfile(Path(run_dir) / "checkpoints" / "final.pt", saved)
         wall[str(stage)] = time.perf_counter() - start
         timing_file.write_text(json.dumps(wall))
@@ -120,15 +100,9 @@ def main() -> None:
     parser.add_argument("--scan", action="store_true", help="evaluate every stage too")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=3, help="seeds trained at once")
-    parser.add_argument("--warmup", type=int, default=5000)
-    parser.add_argument("--train-band", type=float, default=1.0,
-                        help="env force_band_n of the training reward (evaluation: 5 N)")
-    parser.add_argument("--train-falloff", type=float, default=10.0,
-                        help="env reward_force_falloff_n of the training reward")
-    parser.add_argument("--no-smoothing", action="store_true",
-                        help="exploration.smoothing off (the executed action is the policy's)")
-    parser.add_argument("--no-oscillation", action="store_true",
-                        help="exploration.oscillation off")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="GROUP.NAME=VALUE",
+                        help="change a config value for this experiment (repeatable)")
     parser.add_argument("--eval-every", type=int, default=10,
                         help="training episodes between the evaluations choosing 'best'")
     parser.add_argument("--episodes", type=int, default=4, help="evaluation episodes")
@@ -143,9 +117,7 @@ def main() -> None:
     base = load_config(args.config)
     config = training_config(base, args)
     args.budget = args.budget or max(args.stages)
-    tag = f"warmup{args.warmup}-band{args.train_band:g}-falloff{args.train_falloff:g}"
-    tag += "-nosmooth" if args.no_smoothing else ""
-    tag += "-noosc" if args.no_oscillation else ""
+    tag = run_tag(args.overrides)
     runs = Path(args.runs) / tag
     jobs = [(config, args.stages, seed, str(runs / f"seed{seed}")) for seed in args.seeds]
     if args.report_only:

@@ -20,7 +20,7 @@ In ROS the nested keys become dotted parameter names (``env.target_force_n``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,31 @@ class Config:
             current.update(values)
             changed[name] = from_dict(type(getattr(self, name)), current)
         return dataclasses.replace(self, **changed)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``group.name=value`` strings (value read as YAML, e.g. ``td3.lr_actor=1e-3``) as
+    the ``{group: {name: value}}`` that Config.replace takes."""
+    groups: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        group, _, name = key.partition(".")
+        groups_known = [f.name for f in dataclasses.fields(Config)]
+        if not text or not name or group not in groups_known:
+            raise ValueError(f"override {item!r}: expected group.name=value with group one "
+                             f"of {groups_known}")
+        groups.setdefault(group, {})[name] = _scalar(text)
+    return groups
+
+
+def _scalar(text: str) -> Any:
+    """int, then float (YAML would keep ``3e-4`` a string), then any YAML value."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
 
 
 def default_config_path() -> Path:

@@ -87,10 +87,20 @@ def test_same_seed_gives_the_same_trajectory():
     second.close()
 
 
-def test_default_reset_is_the_same_fixed_state(env):
-    obs_a, _ = env.reset(seed=1)
-    obs_b, _ = env.reset(seed=2)
+def test_reset_of_a_given_stroke_is_the_same_fixed_state(env):
+    case = {"stroke": "across_back", "direction": "reverse"}
+    obs_a, _ = env.reset(seed=1, options=case)
+    obs_b, _ = env.reset(seed=2, options=case)
     np.testing.assert_array_equal(obs_a, obs_b)
+
+
+def test_random_stroke_and_direction_cover_all_four_cases(env):
+    seen = set()
+    for seed in range(24):
+        env.reset(seed=seed)
+        seen.add((env._draw.stroke, env._draw.direction))
+    assert seen == {(s, d) for s in ("along_spine", "across_back")
+                    for d in ("forward", "reverse")}
 
 
 def test_info_has_every_step_key_and_reward_terms(env):
@@ -111,8 +121,8 @@ def test_reset_options(env):
 
 def test_observation_is_of_order_one(env):
     env.reset(seed=0)
-    for _ in range(30):
-        obs, *_ = env.step(np.array([0.0, 0.0, -0.3]))
+    for step in range(30):  # 3 mm deeper than the path, then hold
+        obs, *_ = env.step(np.array([0.0, 0.0, -0.5 if step < 3 else 0.0]))
     assert len(observation_labels()) == OBS_DIM
     assert np.all(np.abs(obs) <= 3.0), dict(zip(observation_labels(), obs))
 

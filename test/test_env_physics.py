@@ -7,7 +7,10 @@ import pytest
 from massage_td3_ros.env.massage_env import MassageEnv
 
 # A slow, straight stroke: the surface under the tool barely changes.
-STILL = dict(kneading_amplitude_m=0.0, stroke_speed_m_s=0.005)
+# A slow straight stroke, and the action as the correction itself (a held action is a
+# held depth), so each test sees the physics of one depth.
+STILL = dict(kneading_amplitude_m=0.0, stroke_speed_m_s=0.005, action_mode="offset",
+             stroke="along_spine", stroke_direction="forward")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +109,7 @@ def test_no_step_crosses_the_safety_limit_without_ending_the_episode():
 
 
 def test_time_limit_truncates_without_terminating():
-    env = MassageEnv(episode_time_s=1.0)
+    env = MassageEnv(episode_time_s=1.0, **STILL)
     env.reset(seed=0)
     for step in range(1, 31):
         _, _, terminated, truncated, info = env.step(np.array([0.0, 0.0, -0.2]))

@@ -1,11 +1,14 @@
 """The reward table's cases (pure numpy)."""
 
+import dataclasses
+
 import pytest
 
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.reward import REWARD_TERMS, RewardWeights, compute_reward
 
-W = RewardWeights.from_config(EnvConfig())
+# The table's arithmetic with a 5 N band and 15 N fall-off (the defaults are 1 N / 10 N).
+W = dataclasses.replace(RewardWeights.from_config(EnvConfig()), force_falloff_n=15.0)
 BASE = dict(force_n=20.0, target_force_n=20.0, band_n=5.0, wrong_link=False,
             contact_lost=False, lateral_error_m=0.0, action=[0, 0, 0],
             previous_action=[0, 0, 0], unsafe=False, weights=W)

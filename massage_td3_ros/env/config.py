@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from massage_td3_ros.params import param
 
 STROKES = ("along_spine", "across_back", "random")
-DIRECTIONS = ("forward", "reverse")
+ACTION_MODES = ("increment", "offset")
+DIRECTIONS = ("forward", "reverse", "random")
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,16 @@ class EnvConfig:
                                         "episode as unsafe.", 1.0, 200.0)
 
     # --- action -----------------------------------------------------------------
+    action_mode: str = param(
+        "increment", "increment: the action moves the correction of the tool target by up "
+        "to action_increment_m per axis and step (it integrates, as a force controller "
+        "does); offset: the action is the correction itself (action_scale_m per unit, the "
+        "seed's scheme).", choices=ACTION_MODES)
     action_scale_m: float = param(0.03, "Largest correction of the tool target per axis "
-                                  "(action 1.0) relative to the path point.", 0.001, 0.1)
+                                  "relative to the path point (offset mode: action 1.0).",
+                                  0.001, 0.1)
+    action_increment_m: float = param(0.004, "Increment mode: change of the correction per "
+                                      "step for action 1.0.", 1.0e-5, 0.05)
     nominal_indentation_m: float = param(
         0.004, "Depth below the touching height at which the path places the tool "
         "centre for a zero action.", 0.0, 0.03)
@@ -75,11 +84,11 @@ class EnvConfig:
     table_height_m: float = param(0.7, "Height of the massage-table top.", 0.4, 1.0)
 
     # --- strokes ----------------------------------------------------------------
-    stroke: str = param("along_spine", "Massage path: along the spine (beside it) or "
+    stroke: str = param("random", "Massage path: along the spine (beside it) or "
                         "across the back; random picks one per episode.", choices=STROKES)
-    stroke_direction: str = param("forward", "forward: start at the lower back (along) or "
-                                  "the near side (across); reverse: the other end.",
-                                  choices=DIRECTIONS)
+    stroke_direction: str = param("random", "forward: start at the lower back (along) or "
+                                  "the near side (across); reverse: the other end; random "
+                                  "picks one per episode.", choices=DIRECTIONS)
     stroke_speed_m_s: float = param(0.05, "Speed of the path point along the stroke.",
                                     0.005, 0.5)
     kneading_amplitude_m: float = param(0.01, "Amplitude of the sideways sinusoidal "
@@ -95,9 +104,15 @@ class EnvConfig:
 
     # --- reward -----------------------------------------------------------------
     reward_force_weight: float = param(1.0, "Weight of the force-band term (1 inside the "
-                                       "band, falling off linearly outside).", 0.0, 100.0)
-    reward_force_falloff_n: float = param(15.0, "Force error beyond the band at which the "
-                                          "force-band term has fallen from 1 to 0.", 0.1, 100.0)
+                                       "reward band, falling off linearly outside).",
+                                       0.0, 100.0)
+    reward_force_band_n: float = param(0.0, "Force error up to which the force-band term "
+                                       "scores 1 (0: it falls from the target on, so "
+                                       "every newton of error costs, not only those "
+                                       "outside the comfort band).", 0.0, 30.0)
+    reward_force_falloff_n: float = param(5.0, "Force error beyond the reward band at "
+                                          "which the force-band term has fallen from 1 to "
+                                          "0.", 0.1, 100.0)
     reward_wrong_link_weight: float = param(1.0, "Penalty per step of contact between an "
                                             "arm link other than the tool and the body.",
                                             0.0, 100.0)

@@ -56,6 +56,8 @@ def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -
             target_force_n=float(rng.uniform(*config.rand_target_force_n)))
     if values["stroke"] == "random":
         values["stroke"] = str(rng.choice(STROKES[:2]))
+    if values["direction"] == "random":
+        values["direction"] = str(rng.choice(DIRECTIONS[:2]))
     if "target_force_n" in options:
         force = float(options["target_force_n"])
         if not np.isfinite(force) or not 0.0 <= force < config.safety_force_limit_n:
@@ -68,9 +70,9 @@ def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -
                              f"{STROKES[:2]}")
         values["stroke"] = options["stroke"]
     if "direction" in options:
-        if options["direction"] not in DIRECTIONS:
+        if options["direction"] not in DIRECTIONS[:2]:
             raise ValueError(f"reset option direction={options['direction']!r}: expected "
-                             f"one of {DIRECTIONS}")
+                             f"one of {DIRECTIONS[:2]}")
         values["direction"] = options["direction"]
     if "start_progress" in options:
         start = float(options["start_progress"])

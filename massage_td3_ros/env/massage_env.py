@@ -103,6 +103,7 @@ class MassageEnv(gymnasium.Env):
         self.target_force_n = draw.target_force_n
         self._step = 0
         self._last_action = np.zeros(3)
+        self._correction = np.zeros(3)
         self._visited: set[int] = set()
         self._terminated = False
         self.metrics.reset()
@@ -115,8 +116,11 @@ class MassageEnv(gymnasium.Env):
         action = self._checked_action(action)
         cfg, arm = self.config, self.scene.arm
         self._step += 1
-        target = self.stroke.point(self._step, cfg.nominal_indentation_m)
-        target = self._bounded_target(target + action * cfg.action_scale_m)
+        point = self.stroke.point(self._step, cfg.nominal_indentation_m)
+        target = self._bounded_target(point + self._wanted_correction(action))
+        # The correction is what was really commanded (after the rate and depth limits),
+        # so an increment-mode correction cannot wind up beyond them.
+        self._correction = np.clip(target - point, -cfg.action_scale_m, cfg.action_scale_m)
         self._cmd_target = target
         arm.command(arm.solve_ik(target, cfg.ik_iterations))
         # The safety limit watches every physics substep, and the sum of the normal
@@ -133,7 +137,7 @@ class MassageEnv(gymnasium.Env):
         contact_lost = (not sense["tool"].in_contact) and \
             self._step * self.dt_s >= cfg.contact_grace_s
         reward, terms = compute_reward(
-            force_n=force, target_force_n=self.target_force_n, band_n=cfg.force_band_n,
+            force_n=force, target_force_n=self.target_force_n, band_n=cfg.reward_force_band_n,
             wrong_link=sense["wrong_link"], contact_lost=contact_lost,
             lateral_error_m=sense["lateral_m"], action=action,
             previous_action=self._last_action, unsafe=unsafe, weights=self.weights)
@@ -187,6 +191,22 @@ class MassageEnv(gymnasium.Env):
             progress=float(self.stroke.progress[index]),
             action_scale_m=self.config.action_scale_m)
 
+    @property
+    def correction_m(self) -> np.ndarray:
+        """The correction of the tool target relative to the path point now [m]."""
+        return self._correction.copy()
+
+    def action_toward(self, correction_m) -> np.ndarray:
+        """The action that moves the correction as close to ``correction_m`` as one step
+        allows, in either action mode (for controllers that think in metres)."""
+        cfg = self.config
+        wanted = np.asarray(correction_m, dtype=np.float64)
+        if cfg.action_mode == "offset":
+            action = wanted / cfg.action_scale_m
+        else:
+            action = (wanted - self._correction) / cfg.action_increment_m
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
     def debug_tool_contacts(self, verbose: bool = False):
         """Contacts on the tool (list of Contact)."""
         return contact_mod.debug_tool_contacts(self._contacts(), self.scene.arm.tool_link,
@@ -217,6 +237,14 @@ class MassageEnv(gymnasium.Env):
         if not np.all(np.isfinite(array)):
             raise ValueError(f"action must be finite, got {array.tolist()} (NaN or inf)")
         return np.clip(array, -1.0, 1.0)
+
+    def _wanted_correction(self, action: np.ndarray) -> np.ndarray:
+        """The correction an action asks for, per ``action_mode``."""
+        cfg = self.config
+        if cfg.action_mode == "offset":
+            return action * cfg.action_scale_m
+        return np.clip(self._correction + action * cfg.action_increment_m,
+                       -cfg.action_scale_m, cfg.action_scale_m)
 
     def _bounded_target(self, target: np.ndarray) -> np.ndarray:
         """Limit the target's speed, then move it up if it is deeper than
@@ -285,7 +313,8 @@ class MassageEnv(gymnasium.Env):
             signed_distance_m=tool.signed_distance_m, wrong_link=sense["wrong_link"],
             path_target_m=sense["point"], path_normal=self.stroke.normal[self._step],
             preview_points_m=preview, target_force_n=self.target_force_n,
-            last_action=self._last_action, origin_m=self.scene.body_origin_m)
+            correction_m=self._correction, last_action=self._last_action,
+            origin_m=self.scene.body_origin_m)
         target_z = float(np.asarray(target_m)[2]) if np.any(target_m) else sense["point"][2]
         # A wrong link is the more important news (the arm's base, PyBullet link -1,
         # is reported as -3 so it cannot read as "none"); else -2 tool, -1 none.

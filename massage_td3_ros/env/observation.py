@@ -18,6 +18,8 @@ JOINT_POS_SCALE_RAD = np.pi
 JOINT_VEL_SCALE_RAD_S = 2.0
 POSITION_SCALE_M = 0.5          # tool position relative to the body origin
 FORCE_SCALE_N = 50.0
+FORCE_ERROR_SCALE_N = 5.0       # fine resolution near the target (clipped at +/- 25 N)
+CORRECTION_SCALE_M = 0.03       # the default largest correction
 NEAR_SCALE_M = 0.05             # contact point, signed distance, path target
 PREVIEW_SCALE_M = 0.1           # preview points relative to the tool
 
@@ -35,6 +37,8 @@ OBS_LAYOUT: tuple[tuple[str, int], ...] = (
     ("path_normal", 3),               # unit surface normal at the path point
     ("preview", 3 * PREVIEW_POINTS),  # (next path points - tool centre) m / 0.1
     ("target_force", 1),              # N / 50
+    ("force_error", 1),               # (force - target force) N / 5
+    ("correction", 3),                # current correction of the tool target m / 0.03
     ("last_action", 3),               # previous action, in [-1, 1]
 )
 OBS_DIM = sum(size for _, size in OBS_LAYOUT)
@@ -43,7 +47,8 @@ UNITS = {
     "tool_quat": "unit quaternion", "force": "N / 50", "contact_point": "m / 0.05",
     "contact_normal": "unit vector", "signed_distance": "m / 0.05", "wrong_link": "0 or 1",
     "path_target": "m / 0.05", "path_normal": "unit vector", "preview": "m / 0.1",
-    "target_force": "N / 50", "last_action": "[-1, 1]",
+    "target_force": "N / 50", "force_error": "N / 5", "correction": "m / 0.03",
+    "last_action": "[-1, 1]",
 }
 
 
@@ -67,8 +72,8 @@ def observation_slices() -> dict[str, slice]:
 def build_observation(*, joint_pos_rad, joint_vel_rad_s, tool_pos_m, tool_quat_xyzw,
                       force_n: float, contact_point_m, contact_normal,
                       signed_distance_m: float, wrong_link: bool, path_target_m,
-                      path_normal, preview_points_m, target_force_n: float, last_action,
-                      origin_m) -> np.ndarray:
+                      path_normal, preview_points_m, target_force_n: float, correction_m,
+                      last_action, origin_m) -> np.ndarray:
     """Assemble the float32 observation from world-frame values in SI units.
 
     ``contact_point_m`` and ``contact_normal`` may be None (nothing near): zeros.
@@ -98,6 +103,8 @@ def build_observation(*, joint_pos_rad, joint_vel_rad_s, tool_pos_m, tool_quat_x
         np.asarray(path_normal, dtype=np.float64),
         ((preview - tool) / PREVIEW_SCALE_M).ravel(),
         [target_force_n / FORCE_SCALE_N],
+        [(force_n - target_force_n) / FORCE_ERROR_SCALE_N],
+        np.asarray(correction_m, dtype=np.float64) / CORRECTION_SCALE_M,
         np.asarray(last_action, dtype=np.float64),
     )
     obs = np.concatenate([np.ravel(p) for p in parts])

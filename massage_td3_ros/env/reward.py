@@ -12,6 +12,9 @@ lateral        -min((e_lat / lateral_scale)^2, 4)                               
 action_rate    -mean((a_t - a_{t-1})^2)                                         action_rate
 unsafe         -1 on the step whose force exceeds the safety limit              unsafe
 =============  ==============================================================  ==========
+
+``band`` is the reward's band (``reward_force_band_n``, 0 by default), not the comfort
+band of the metrics.
 """
 
 from __future__ import annotations

@@ -123,8 +123,7 @@ class PidController:
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         reference = env.path_reference()
         depth_m = self.depth_correction_m(observed_force_n(obs), env.target_force_n, env.dt_s)
-        correction_m = -reference.normal * depth_m  # deeper = against the outward normal
-        return np.clip(correction_m / reference.action_scale_m, -1.0, 1.0).astype(np.float32)
+        return env.action_toward(-reference.normal * depth_m)  # deeper: against the normal
 
 
 class PolicyController:

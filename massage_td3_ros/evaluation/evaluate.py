@@ -89,13 +89,9 @@ def aggregate(results: Sequence[EpisodeResult]) -> dict[str, float]:
         "over_force_steps": float(sum(r.metrics["over_force_steps"] for r in results)),
         "wrong_link_steps": float(sum(r.metrics["wrong_link_steps"] for r in results)),
         "coverage_percent": float(100.0 * np.mean([r.metrics["coverage"] for r in results])),
-        "terminated_episodes": float(sum(r.metrics["steps"] < _full_length(results)
+        "terminated_episodes": float(sum(r.metrics["over_force_steps"] > 0
                                          for r in results)),
     }
-
-
-def _full_length(results: Sequence[EpisodeResult]) -> float:
-    return max(r.metrics["steps"] for r in results)
 
 
 def evaluate(controller: Controller, episodes: int = 4, seed: int = 0,

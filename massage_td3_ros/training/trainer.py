@@ -47,6 +47,9 @@ def action_scaler(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
     return scale
 
 
+EVAL_SEED_OFFSET = 10_000  # evaluation episodes never reuse a training episode's seed
+
+
 def episode_seed(seed: int, episode_index: int) -> int:
     """The env reset seed of an episode: a resumed run replays the same episodes."""
     return int(np.random.SeedSequence([seed, episode_index]).generate_state(1)[0])
@@ -118,14 +121,18 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
 def evaluate(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int,
              seed: int = 0) -> list[float]:
     """Returns of ``episodes`` episodes of ``policy_fn`` (obs -> action in [-1, 1])."""
+    return [episode_return(policy_fn, env,
+                           env.reset(seed=episode_seed(seed + EVAL_SEED_OFFSET, index))[0])
+            for index in range(episodes)]
+
+
+def episode_return(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env,
+                   obs: np.ndarray) -> float:
+    """Return of ``policy_fn`` from ``obs`` (just after a reset) to the episode's end."""
     scale = action_scaler(env.action_space)
-    returns = []
-    for index in range(episodes):
-        obs, _ = env.reset(seed=episode_seed(seed + 10_000, index))
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(scale(policy_fn(obs)))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return returns
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(scale(policy_fn(obs)))
+        total += float(reward)
+        done = terminated or truncated
+    return total
