@@ -1,5 +1,6 @@
 """OnlineLearner: transitions only from consecutive states, gaps, eval, threads."""
 
+import random
 import threading
 
 import numpy as np
@@ -191,3 +192,15 @@ def test_tensorboard_event_files_when_enabled(tmp_path):
     assert events and events[0].stat().st_size > 0
     assert (tmp_path / "figures" / "training.png").is_file()
     assert (tmp_path / "checkpoints" / "final.pt").is_file()
+
+
+def test_an_eval_learner_leaves_the_callers_random_streams_alone(tmp_path):
+    """Building one (a baseline report, an evaluation) does not reseed python's and
+    numpy's global generators to the config's seed."""
+    random.seed(123)
+    np.random.seed(123)
+    expected_python, expected_numpy = random.getstate(), np.random.get_state()[1].copy()
+    OnlineLearner(4, 2, TD3Config(actor_hidden=(8,), critic_hidden=(8,)), None,
+                  TrainConfig(log_tensorboard=False), tmp_path / "eval", mode="eval")
+    assert random.getstate() == expected_python
+    np.testing.assert_array_equal(np.random.get_state()[1], expected_numpy)

@@ -90,7 +90,8 @@ class OnlineLearner:
             torch.set_num_threads(self.td3_cfg.torch_threads)
         if cfg.deterministic_torch:
             torch.use_deterministic_algorithms(True)
-        persistence.seed_everything(cfg.seed)
+        if mode == "train":  # an eval learner (e.g. a baseline's report) keeps the
+            persistence.seed_everything(cfg.seed)  # caller's global RNG streams as they are
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
         self.rng = np.random.default_rng(seeds[0])  # warm-up actions
         self.agent = TD3(self.obs_dim, self.act_dim, self.td3_cfg)
