@@ -41,15 +41,16 @@ from massage_td3_ros.training.trainer import (
 ENV_ID = "Pendulum-v1"
 SEED_GOAL, MEAN_GOAL = -200.0, -165.0
 
-# Pendulum settings in the spirit of the RL Zoo's TD3 entry (gamma 0.98, lr 1e-3,
-# 400-300 networks, Gaussian noise 0.1) with a 1000-step random warm-up; the massage
-# specific exploration (smoothing, oscillation) is off. Interleaved evaluation (5
+# The RL Zoo's TD3 settings for Pendulum-v1 (gamma 0.98, lr 1e-3, 400-300 networks,
+# Gaussian noise 0.1, 10,000 random steps first, buffer 200k; it updates once per step
+# at each episode's end, we once per step as we go); the massage specific exploration
+# (smoothing, oscillation) is off. Interleaved evaluation (5
 # deterministic episodes every 10, not counted in the budget) only picks `best`.
 PENDULUM = {
     "td3": {"lr_actor": 1e-3, "lr_critic": 1e-3, "gamma": 0.98, "torch_threads": 1},
     "exploration": {"gaussian": True, "noise_std": 0.1, "smoothing": False,
                     "oscillation": False},
-    "train": {"warmup_steps": 1000, "buffer_size": 200_000, "eval_every_episodes": 10,
+    "train": {"warmup_steps": 10_000, "buffer_size": 200_000, "eval_every_episodes": 10,
               "eval_episodes": 5,
               "plot_every_episodes": 0, "checkpoint_every_steps": 0,
               "log_tensorboard": False, "save_replay_buffer": False, "resume": False},

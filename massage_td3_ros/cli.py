@@ -19,6 +19,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
 
 
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="GROUP.NAME=VALUE", help="change one value of the config "
+                        "file, e.g. --set env.action_mode=offset (repeatable)")
+
+
 def _add_train(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
     parser.add_argument("--steps", type=int, default=None,
@@ -31,6 +37,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 def _add_train_in_process(parser: argparse.ArgumentParser) -> None:
     _add_train(parser)
+    _add_overrides(parser)
     parser.add_argument("--env", default="MassageEnv-v0",
                         help="gymnasium env id (e.g. Pendulum-v1 to check the learner)")
 
@@ -45,6 +52,7 @@ def _add_launch(parser: argparse.ArgumentParser) -> None:
 
 def _add_eval(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
+    _add_overrides(parser)
     parser.add_argument("--checkpoint", default=None,
                         help="TD3 checkpoint (.pt) to evaluate (controller td3)")
     parser.add_argument("--controller", choices=("td3", "path", "pid"), default="td3",
@@ -57,6 +65,7 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
 
 def _add_render(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
+    _add_overrides(parser)
     parser.add_argument("--checkpoint", default=None, help="TD3 checkpoint (.pt) to render")
     parser.add_argument("--controller", choices=("td3", "path", "pid"), default=None,
                         help="controller (default: td3 with --checkpoint)")

@@ -164,17 +164,19 @@ def config_from_dict(document: Mapping[str, Any]) -> Config:
     return Config(**groups)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read and validate a config file (default: the package's train.yaml)."""
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Read and validate a config file (default: the package's train.yaml), then apply
+    ``group.name=value`` overrides (see parse_overrides)."""
     path = Path(path) if path is not None else default_config_path()
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ValueError(f"{path}: not valid YAML: {error}") from error
     try:
-        return config_from_dict(document)
+        config = config_from_dict(document)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
+    return config.replace(**parse_overrides(overrides)) if overrides else config
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -21,6 +21,8 @@ echo "[train] evaluating $best against the path and PID baselines"
 for controller in path pid; do
   "$cli" eval --controller "$controller" --json "$run/eval-$controller.json"
 done
+# The PID was tuned with the action as the correction itself; that is still its best mode.
+"$cli" eval --controller pid --set env.action_mode=offset --json "$run/eval-pid-offset.json"
 "$cli" eval --checkpoint "$best" --json "$run/eval-td3.json"
 "$cli" render --checkpoint "$best" --out "$run/massage.gif"
 echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"

@@ -11,6 +11,7 @@ from massage_td3_ros.config import (
     config_from_dict,
     config_to_dict,
     load_config,
+    parse_overrides,
     render_yaml,
 )
 
@@ -43,6 +44,20 @@ def test_out_of_range_value_is_rejected_by_name():
 def test_wrong_type_is_rejected():
     with pytest.raises(ValueError, match="expected"):
         Config().replace(td3={"batch_size": "many"})
+
+
+def test_overrides_change_one_value_each_and_name_bad_ones():
+    config = load_config(None, ["env.action_mode=offset", "td3.lr_actor=1e-3",
+                                "td3.actor_hidden=[64, 64]"])
+    assert config.env.action_mode == "offset" and config.td3.lr_actor == 1e-3
+    assert list(config.td3.actor_hidden) == [64, 64]
+    assert config.env.target_force_n == load_config().env.target_force_n
+    with pytest.raises(ValueError, match="expected group.name=value"):
+        parse_overrides(["envv.target_force_n=3"])
+    with pytest.raises(ValueError, match="tagret_force_n"):
+        load_config(None, ["env.tagret_force_n=3"])
+    with pytest.raises(ValueError, match="action_mode"):
+        load_config(None, ["env.action_mode=sideways"])
 
 
 def test_core_never_imports_ros():

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.controller != "td3" and args.checkpoint is not None:
         raise ValueError(f"--checkpoint is only for --controller td3, not {args.controller}")
-    config = load_config(args.config)
+    config = load_config(args.config, args.overrides)
     controller = make_controller(args.controller, args.checkpoint)
     seed = 0 if args.seed is None else args.seed
     result = evaluate(controller, episodes=args.episodes, seed=seed, env_config=config.env,

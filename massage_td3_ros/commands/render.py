@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     controller_name = args.controller or ("td3" if args.checkpoint else None)
     if controller_name is None:
         raise ValueError("give --checkpoint PATH (the TD3 policy) or --controller path|pid")
-    config = load_config(args.config)
+    config = load_config(args.config, args.overrides)
     max_frames = None
     if args.steps is not None and args.seconds is not None:
         raise ValueError("give --steps or --seconds, not both")
