@@ -152,8 +152,10 @@ class MassageSimNode(Node):
         stamp = self._next_stamp_ns()
         if info.get("over_force", 0.0) > 0.5:
             self.over_force_steps += 1
+            # the limit watches every physics substep: report the peak that tripped it
+            peak_n = max(info.get("force_n", math.nan), info.get("peak_force_n", math.nan))
             self.get_logger().warning(
-                f"force {info.get('force_n', math.nan):.1f} N above the hard limit "
+                f"force peaked at {peak_n:.1f} N, above the hard limit "
                 f"{self.env_cfg.safety_force_limit_n:g} N (episode {self._episode}, "
                 f"step {self._step}); the episode ends", throttle_duration_sec=WARN_PERIOD_S)
         self._publish_step(stamp, obs, reward, terminated, truncated, held, info,

@@ -13,7 +13,7 @@ class TrainConfig:
 
     # 50k steps: about half an hour through ROS on 2 cores; no budget up to 40k has yet
     # beaten the tuned PID baseline (see README, Results).
-    total_steps: int = param(50_000, "Env steps to train for.", 1, 10**10)
+    total_steps: int = param(60_000, "Env steps to train for.", 1, 10**10)
     warmup_steps: int = param(5_000, "Env steps of uniformly random actions before the "
                               "policy acts and updates start.", 0, 10**9)
     updates_per_step: float = param(1.0, "Gradient updates per env step after warm-up "
