@@ -75,7 +75,7 @@ def plot_training(episodes: Sequence[Mapping[str, float]],
 
 def plot_diagnostics(trace: Mapping[str, Sequence[float]], path: str | Path,
                      band_n: float | None = None, title: str = "") -> Path:
-    """The seed's panel for one episode, against progress along the stroke.
+    """The seed's panel for one episode, step by step along the stroke (forth and back).
 
     ``trace`` holds per-step lists of the STEP_INFO_KEYS values. Panels: normal force
     with the target (and the comfortable band, shaded, when ``band_n`` is known); the
@@ -83,9 +83,9 @@ def plot_diagnostics(trace: Mapping[str, Sequence[float]], path: str | Path,
     """
     figure, (force_ax, link_ax, height_ax) = _figure(3, 2.3)
     n = len(trace.get("force_n", ()))
-    progress = np.asarray(trace.get("path_progress", np.arange(n)), dtype=np.float64)
-    x = progress if progress.size == n and n and np.ptp(progress) > 0 else np.arange(n)
-    x_label = "path progress" if x is progress else "step"
+    # Steps, not path_progress: that is the stroke's coverage so far, a staircase that
+    # stays at 1 once the tool has been everywhere.
+    x = np.arange(1, n + 1)
     force = np.asarray(trace.get("force_n", []), dtype=np.float64)
     target = np.asarray(trace.get("target_force_n", np.full(n, np.nan)), dtype=np.float64)
     force_ax.plot(x, force, color="tab:blue", lw=1.2, label="force")
@@ -103,7 +103,7 @@ def plot_diagnostics(trace: Mapping[str, Sequence[float]], path: str | Path,
     height_ax.plot(x, np.asarray(trace.get("tool_z_m", np.full(n, np.nan))),
                    color="tab:blue", label="actual")
     height_ax.set_ylabel("tool height [m]")
-    height_ax.set_xlabel(x_label)
+    height_ax.set_xlabel("control step")
     height_ax.legend(loc="upper right", fontsize=8)
     for ax in (force_ax, link_ax, height_ax):
         ax.grid(alpha=0.3)
