@@ -15,22 +15,23 @@ def env_steps_per_second(steps: int = 6000, randomize: bool = False, warmup: int
                          seed: int = 0) -> dict[str, float]:
     """Steps/s of MassageEnv in DIRECT mode, resets included.
 
-    The actions press gently with some noise (a plausible early-training policy), so
-    episodes run to the time limit rather than ending at once on over-force.
+    The actions hold the tool 6 mm deeper than the path with some noise (a plausible
+    early-training policy, in either action mode), so episodes run to the time limit
+    rather than ending at once on over-force.
     """
     from massage_td3_ros.env.massage_env import MassageEnv
 
     env = MassageEnv(randomize=randomize)
     rng = np.random.default_rng(seed)
-    press = np.array([0.0, 0.0, -0.2])
+    deeper = np.array([0.0, 0.0, -0.006])
     try:
         env.reset(seed=seed)
         for _ in range(warmup):  # caches, first contacts
-            env.step(press)
+            env.step(env.action_toward(deeper))
         done_steps = resets = 0
         start = time.perf_counter()
         while done_steps < steps:
-            action = np.clip(press + rng.normal(0.0, 0.3, 3), -1, 1)
+            action = np.clip(env.action_toward(deeper) + rng.normal(0.0, 0.3, 3), -1, 1)
             _, _, terminated, truncated, _ = env.step(action)
             done_steps += 1
             if terminated or truncated:

@@ -31,8 +31,13 @@ os.environ.update({k: v for k, v in launcher.ros_environment().items()
 
 
 def bench_config(updates_per_step: float, total_steps: int) -> Config:
-    """Default networks (400-300, batch 256); acting by the policy from step 0."""
+    """Default networks (400-300, batch 256); acting by the policy from step 0.
+
+    The actions are offsets here: an untrained policy's near-constant output then
+    holds a depth instead of integrating into an over-force reset every few dozen
+    steps, so the rates measure stepping and messaging (resets: the env row)."""
     return Config().replace(
+        env={"action_mode": "offset"},
         train={"warmup_steps": 0, "updates_per_step": updates_per_step,
                "total_steps": total_steps, "log_tensorboard": False, "buffer_size": 100_000,
                "eval_every_episodes": 0, "plot_every_episodes": 0,
