@@ -130,7 +130,7 @@ def main() -> None:
     if args.train_only:
         return
     from learning_report import write_results  # benchmarks/learning_report.py
-    write_results(base, runs, args, timings, Path(args.results))
+    write_results(config, runs, args, timings, Path(args.results))
 
 
 if __name__ == "__main__":

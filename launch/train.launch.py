@@ -1,7 +1,7 @@
 """Train TD3 online: the massage_sim node and the td3_agent node, one parameter file.
 
     ros2 launch massage_td3_ros train.launch.py
-    ros2 launch massage_td3_ros train.launch.py total_steps:=50000 seed:=3 gui:=true
+    ros2 launch massage_td3_ros train.launch.py total_steps:=20000 seed:=3 gui:=true
     ros2 launch massage_td3_ros train.launch.py use_sim:=false   # agent only, for a real arm
 
 config/train.yaml holds every default. A launch argument left empty keeps the file's

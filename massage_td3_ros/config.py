@@ -40,11 +40,12 @@ class SimNodeConfig:
     """How the simulation node drives the env and talks to the agent."""
 
     mode: str = param("lockstep", "lockstep: one control step per received action; "
-                      "realtime: step at a fixed rate holding the last action.",
+                      "realtime: step at a fixed rate, holding the tool target when no "
+                      "fresh action came.",
                       choices=("lockstep", "realtime"))
     action_timeout_s: float = param(
-        1.0, "Lockstep: seconds to wait for an action before holding the last one "
-        "(and warning).", 0.01, 60.0)
+        1.0, "Lockstep: seconds to wait for an action before stepping with the tool target "
+        "held (and warning).", 0.01, 60.0)
     seed: int = param(0, "Seed of every episode's reset (combined with the episode index, "
                       "as the in-process trainer does).", 0, 2**31 - 1)
     gui: bool = param(False, "Open the PyBullet GUI (needs a display).")
@@ -101,6 +102,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``group.name=value`` strings (value read as YAML, e.g. ``td3.lr_actor=1e-3``) as
     the ``{group: {name: value}}`` that Config.replace takes."""
     groups: dict[str, dict[str, Any]] = {}
+    defaults = Config()
     for item in items:
         key, _, text = item.partition("=")
         group, _, name = key.partition(".")
@@ -108,7 +110,9 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not text or not name or group not in groups_known:
             raise ValueError(f"override {item!r}: expected group.name=value with group one "
                              f"of {groups_known}")
-        groups.setdefault(group, {})[name] = _scalar(text)
+        # A text parameter takes the text as it is (run_dir=2024 is a folder name).
+        is_text = isinstance(getattr(getattr(defaults, group), name, None), str)
+        groups.setdefault(group, {})[name] = text if is_text else _scalar(text)
     return groups
 
 

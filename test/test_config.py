@@ -52,6 +52,7 @@ def test_overrides_change_one_value_each_and_name_bad_ones():
     assert config.env.action_mode == "offset" and config.td3.lr_actor == 1e-3
     assert list(config.td3.actor_hidden) == [64, 64]
     assert config.env.target_force_n == load_config().env.target_force_n
+    assert load_config(None, ["train.run_dir=2024"]).train.run_dir == "2024"
     with pytest.raises(ValueError, match="expected group.name=value"):
         parse_overrides(["envv.target_force_n=3"])
     with pytest.raises(ValueError, match="tagret_force_n"):

@@ -42,10 +42,34 @@ def test_increment_mode_does_not_wind_up_past_the_depth_limit(increment_env):
                                                           + env.correction_m),
                                      reference.normal))
     assert depth_below_touch <= cfg.max_indentation_m + 1e-9
-    # so one step up already lifts the tool target (no wound-up depth to unwind first)
-    before = env.correction_m[2]
-    env.step(np.array([0.0, 0.0, 1.0]))
-    assert env.correction_m[2] > before
+    # so one step up already lifts the commanded target (no wound-up depth to unwind)
+    before = env.step(np.zeros(3))[4]["tool_z_cmd_m"]
+    after = env.step(np.array([0.0, 0.0, 1.0]))[4]["tool_z_cmd_m"]
+    assert after > before + 0.5 * cfg.action_increment_m
+
+
+def test_the_speed_limit_does_not_leak_into_the_correction():
+    """A target slowed by the speed limit (here the path itself outruns it) only lags;
+    the correction must not absorb the lag and keep it once the limit lets go."""
+    env = MassageEnv(action_mode="increment", max_target_speed_m_s=0.02,
+                     **{**SLOW, "stroke_speed_m_s": 0.1})
+    env.reset(seed=0)
+    for _ in range(30):
+        env.step(np.zeros(3))
+    np.testing.assert_allclose(env.correction_m, np.zeros(3), atol=1e-12)
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["increment", "offset"])
+def test_hold_action_keeps_the_correction(mode):
+    env = MassageEnv(action_mode=mode, **SLOW)
+    env.reset(seed=0)
+    env.step(np.array([0.3, -0.2, -0.1]))  # well above the depth limit
+    kept = env.correction_m
+    for _ in range(3):
+        env.step(env.hold_action())
+    np.testing.assert_allclose(env.correction_m, kept, atol=1e-9)
+    env.close()
 
 
 @pytest.mark.parametrize("mode", ["increment", "offset"])

@@ -7,7 +7,7 @@ import pytest
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.reward import REWARD_TERMS, RewardWeights, compute_reward
 
-# The table's arithmetic with a 5 N band and 15 N fall-off (the defaults are 1 N / 10 N).
+# The table's arithmetic with a 5 N band and 15 N fall-off (the defaults: 0 N / 5 N).
 W = dataclasses.replace(RewardWeights.from_config(EnvConfig()), force_falloff_n=15.0)
 BASE = dict(force_n=20.0, target_force_n=20.0, band_n=5.0, wrong_link=False,
             contact_lost=False, lateral_error_m=0.0, action=[0, 0, 0],
@@ -46,3 +46,8 @@ def test_terms_sum_to_total():
     total, terms = reward(force_n=31.0, wrong_link=True, lateral_error_m=0.01,
                           action=[0.2, 0, 0])
     assert sum(terms.values()) == pytest.approx(total)
+
+
+def test_reward_weights_defaults_equal_the_env_defaults():
+    """A real-arm bridge using RewardWeights() computes the reward the policy learned."""
+    assert RewardWeights() == RewardWeights.from_config(EnvConfig())

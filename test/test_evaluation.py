@@ -73,6 +73,18 @@ def test_eval_command_on_a_trained_checkpoint_gives_every_metric(trained, tmp_pa
         assert len(episode["trace"]["force_n"]) == episode["metrics"]["steps"]
 
 
+def test_eval_refuses_an_env_that_reads_actions_differently(trained):
+    controller = PolicyController(trained[0])
+    try:
+        assert controller.action_meta["action_mode"] == "increment"
+        offset_env = SHORT.replace(env={"action_mode": "offset"}).env
+        with pytest.raises(ValueError, match="env.action_mode 'increment' in training, "
+                                             "'offset' here"):
+            evaluate(controller, episodes=1, env_config=offset_env)
+    finally:
+        controller.close()
+
+
 def test_policy_controller_is_deterministic(trained):
     controller = PolicyController(trained[0])
     try:  # fresh envs: a reused MassageEnv does not replay a seed exactly (see report)

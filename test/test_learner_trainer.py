@@ -66,3 +66,39 @@ def test_action_scaling_and_evaluate():
     returns = evaluate(lambda obs: np.zeros(1, dtype=np.float32), env, episodes=2, seed=0)
     assert len(returns) == 2 and all(-2000 < r < 0 for r in returns)
     assert returns == evaluate(lambda obs: np.zeros(1, dtype=np.float32), env, 2, seed=0)
+
+
+class RecordingResets(gym.Wrapper):
+    """Keeps the options of every reset."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.options = []
+
+    def reset(self, *, seed=None, options=None):
+        self.options.append(options)
+        return self.env.reset(seed=seed, options=options)
+
+
+def test_every_evaluation_round_meets_the_same_cases(tmp_path):
+    """The rounds that choose `best` see the four stroke/direction cases in order, not
+    whatever the episode seeds would draw; training episodes keep their own draw."""
+    from massage_td3_ros.env.massage_env import MassageEnv
+    from massage_td3_ros.env.observation import OBS_DIM
+    from massage_td3_ros.training.learner import OnlineLearner
+    from massage_td3_ros.training.trainer import MASSAGE_EVAL_CASES, run_loop
+
+    config = SMALL.replace(env={"episode_time_s": 0.2},
+                           exploration={"smoothing": False, "oscillation": False},
+                           train={"eval_episodes": 4, "plot_every_episodes": 0,
+                                  "checkpoint_every_steps": 0})
+    env = RecordingResets(MassageEnv(config.env))
+    learner = OnlineLearner(OBS_DIM, 3, config.td3, config.exploration, config.train,
+                            tmp_path / "run")
+    try:
+        run_loop(env, learner, total_steps=18, seed=0, eval_cases=MASSAGE_EVAL_CASES)
+    finally:
+        learner.close()
+        env.close()
+    round_ = list(MASSAGE_EVAL_CASES)
+    assert env.options == [None, *round_, None, *round_, None]

@@ -117,10 +117,11 @@ class MassageEnv(gymnasium.Env):
         cfg, arm = self.config, self.scene.arm
         self._step += 1
         point = self.stroke.point(self._step, cfg.nominal_indentation_m)
-        target = self._bounded_target(point + self._wanted_correction(action))
-        # The correction is what was really commanded (after the rate and depth limits),
-        # so an increment-mode correction cannot wind up beyond them.
-        self._correction = np.clip(target - point, -cfg.action_scale_m, cfg.action_scale_m)
+        wanted = self._wanted_correction(action)
+        target, pushed_up = self._bounded_target(point + wanted)
+        # The correction keeps the depth limit's push-back, so an increment-mode correction
+        # cannot wind up below it (the speed limit only delays the target: not kept).
+        self._correction = np.clip(wanted + pushed_up, -cfg.action_scale_m, cfg.action_scale_m)
         self._cmd_target = target
         arm.command(arm.solve_ik(target, cfg.ik_iterations))
         # The safety limit watches every physics substep, and the sum of the normal
@@ -207,6 +208,11 @@ class MassageEnv(gymnasium.Env):
             action = (wanted - self._correction) / cfg.action_increment_m
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
+    def hold_action(self) -> np.ndarray:
+        """The action that keeps the correction where it is: zero in increment mode,
+        the last one in offset mode (for a controller that missed its answer)."""
+        return self.action_toward(self._correction)
+
     def debug_tool_contacts(self, verbose: bool = False):
         """Contacts on the tool (list of Contact)."""
         return contact_mod.debug_tool_contacts(self._contacts(), self.scene.arm.tool_link,
@@ -246,9 +252,10 @@ class MassageEnv(gymnasium.Env):
         return np.clip(self._correction + action * cfg.action_increment_m,
                        -cfg.action_scale_m, cfg.action_scale_m)
 
-    def _bounded_target(self, target: np.ndarray) -> np.ndarray:
+    def _bounded_target(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Limit the target's speed, then move it up if it is deeper than
-        max_indentation_m below the touching point (along the normal)."""
+        max_indentation_m below the touching point (along the normal). Returns the
+        target and that upward move (zero when the depth limit did not bind)."""
         move = target - self._cmd_target
         distance = float(np.linalg.norm(move))
         largest = self.config.max_target_speed_m_s * self.dt_s
@@ -256,9 +263,10 @@ class MassageEnv(gymnasium.Env):
             target = self._cmd_target + move * (largest / distance)
         touch, normal = self.stroke.touch_m[self._step], self.stroke.normal[self._step]
         depth = float(np.dot(touch - target, normal))
+        pushed_up = np.zeros(3)
         if depth > self.config.max_indentation_m:
-            target = target + (depth - self.config.max_indentation_m) * normal
-        return target
+            pushed_up = (depth - self.config.max_indentation_m) * normal
+        return target + pushed_up, pushed_up
 
     def _surface(self, origin: np.ndarray):
         """The body's surface map (one per body size, moved with the body)."""

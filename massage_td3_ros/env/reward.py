@@ -32,7 +32,7 @@ class RewardWeights:
     """Weights and shape constants of the reward (copied from EnvConfig)."""
 
     force: float = 1.0
-    force_falloff_n: float = 15.0
+    force_falloff_n: float = 5.0
     wrong_link: float = 1.0
     contact_lost: float = 0.5
     lateral: float = 0.5

@@ -35,4 +35,4 @@ class PathReference:
     normal: np.ndarray               # outward unit surface normal
     tangent: np.ndarray              # unit stroke direction (horizontal)
     progress: float                  # position along the stroke, 0..1
-    action_scale_m: float            # metres per unit action, per axis
+    action_scale_m: float            # largest correction per axis (offset mode: per unit action)

@@ -149,9 +149,22 @@ class PolicyController:
                                      obs_labels=list(OBS_LAYOUT), mode="eval",
                                      checkpoint=self.checkpoint)
         self.env_steps_trained = int(meta["counters"]["env_steps"])
+        self.action_meta = meta["config"].get("action")  # None: not recorded (ROS runs)
 
     def reset(self, env) -> None:
-        pass
+        """Refuse an env that reads actions differently from the one trained on."""
+        from massage_td3_ros.training.trainer import action_meta
+
+        if self.action_meta is None:
+            return
+        here = action_meta(env.config)
+        differing = {k: (v, here.get(k)) for k, v in self.action_meta.items()
+                     if here.get(k) != v}
+        if differing:
+            detail = ", ".join(f"env.{k} {trained!r} in training, {now!r} here"
+                               for k, (trained, now) in differing.items())
+            raise ValueError(f"{self.checkpoint}: the policy was trained with other action "
+                             f"settings: {detail} (pass them with --set)")
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         return np.clip(self.learner.act(obs), -1.0, 1.0).astype(np.float32)

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.config import EVAL_CASES, EnvConfig
 from massage_td3_ros.evaluation.controllers import Controller
 
-CASES: tuple[tuple[str, str], ...] = (
-    ("along_spine", "forward"), ("along_spine", "reverse"),
-    ("across_back", "forward"), ("across_back", "reverse"))
+CASES: tuple[tuple[str, str], ...] = EVAL_CASES
 TRACE_KEYS = ("force_n", "target_force_n", "in_band", "path_progress", "lateral_error_m")
 
 # Aggregate names, their table headings and formats (the order of the printed table).

@@ -97,7 +97,6 @@ class MassageSimNode(Node):
         self._state_published = False     # the current state went out to a subscriber
         self._state_time_ns = 0           # when it went out (for the lockstep timeout)
         self._fresh_action: np.ndarray | None = None  # realtime: answer to the current state
-        self._held_action = np.zeros(3)
         self._marker_count = 0
         self._state_msg: Float64MultiArray | None = None
         self._announced_ns = 0
@@ -124,7 +123,6 @@ class MassageSimNode(Node):
         obs, info = self.env.reset(seed=episode_seed(self.sim_cfg.seed, self._episode))
         self._step = 0
         self.episodes_started += 1
-        self._held_action = np.zeros(3)
         self._pending = (obs, 0.0, False, False, False, info)
         self._state_published = False
         self._state_stamp_ns = self._next_stamp_ns()
@@ -144,7 +142,6 @@ class MassageSimNode(Node):
     def _apply(self, action: np.ndarray, held: bool) -> None:
         """One env step with a checked action; publish it, and reset after an episode end."""
         self.last_applied_action = action
-        self._held_action = action
         obs, reward, terminated, truncated, info = self.env.step(action.astype(np.float32))
         self._step += 1
         self.steps_taken += 1
@@ -255,16 +252,18 @@ class MassageSimNode(Node):
         if self._state_pub.get_subscription_count() == 0:
             return  # nobody to act: hold still rather than run the episode alone
         self.get_logger().warning(
-            f"no action within {self.sim_cfg.action_timeout_s:g} s: stepping with the last "
-            "one held", throttle_duration_sec=WARN_PERIOD_S)
-        self._apply(self._held_action, held=True)
+            f"no action within {self.sim_cfg.action_timeout_s:g} s: stepping with the tool "
+            "target held", throttle_duration_sec=WARN_PERIOD_S)
+        self._apply(self.env.hold_action(), held=True)
 
     def _realtime_tick(self) -> None:
         if not self._state_published:
             self._publish_state_if_heard()
             return
         fresh = self._fresh_action
-        self._apply(fresh if fresh is not None else self._held_action, held=fresh is None)
+        # No answer in time: hold the tool target (in increment mode repeating the last
+        # action would keep moving it).
+        self._apply(fresh if fresh is not None else self.env.hold_action(), held=fresh is None)
 
     def close(self) -> None:
         final_log(self,

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,9 +74,12 @@ class OnlineLearner:
                  exploration_cfg: ExplorationConfig | None = None,
                  train_cfg: TrainConfig | None = None, run_dir: str | Path = "runs/run",
                  obs_labels: Sequence | Mapping | None = None, mode: str = "train",
-                 checkpoint: str | Path | None = None, band_n: float | None = None) -> None:
+                 checkpoint: str | Path | None = None, band_n: float | None = None,
+                 action_meta: Mapping[str, Any] | None = None) -> None:
         """``checkpoint``: file to start from (eval: required weights; train: instead of
-        the run folder's latest). ``band_n``: force band half-width for the figures."""
+        the run folder's latest). ``band_n``: force band half-width for the figures.
+        ``action_meta``: how the env reads actions (e.g. its action mode), stored in
+        checkpoints so an evaluation can refuse an env that reads them differently."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.obs_dim, self.act_dim, self.mode = int(obs_dim), int(act_dim), mode
@@ -85,6 +89,7 @@ class OnlineLearner:
         self.run_dir = Path(run_dir)
         self.obs_layout = normalise_layout(obs_labels, self.obs_dim)
         self.band_n = band_n
+        self.action_meta = dict(action_meta) if action_meta else None
         cfg = self.train_cfg
         if self.td3_cfg.torch_threads > 0:
             torch.set_num_threads(self.td3_cfg.torch_threads)
@@ -224,6 +229,15 @@ class OnlineLearner:
         if every and self.env_steps % every == 0:
             self._checkpoint_due = True
 
+    @property
+    def next_eval_index(self) -> int | None:
+        """Place of the next episode in the current evaluation round (0, 1, ...), or None
+        if it is a training episode; a driver that can choose its episodes uses it to
+        evaluate every round on the same cases."""
+        if self.mode != "train" or self._eval_remaining <= 0:
+            return None
+        return self.train_cfg.eval_episodes - self._eval_remaining
+
     def _start_episode(self, episode_id: int) -> None:
         self._episode_id = episode_id
         self._episode_is_eval = self.mode == "train" and self._eval_remaining > 0
@@ -362,7 +376,7 @@ class OnlineLearner:
     def config_dict(self) -> dict:
         """The configs this learner runs with, as plain dicts (stored in checkpoints)."""
         return {"td3": to_dict(self.td3_cfg), "exploration": to_dict(self.exploration_cfg),
-                "train": to_dict(self.train_cfg)}
+                "train": to_dict(self.train_cfg), "action": self.action_meta}
 
     def counters(self) -> dict[str, int]:
         return {"env_steps": self.env_steps, "episodes": self.episodes,

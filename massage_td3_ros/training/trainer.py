@@ -8,17 +8,21 @@ Actions are in [-1, 1] inside the learner and scaled to the env's box only here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from massage_td3_ros.config import Config
+from massage_td3_ros.env.config import EVAL_CASES
 from massage_td3_ros.training.learner import OnlineLearner, StepState
 
 LOG = logging.getLogger("massage_td3_ros.training")
 MASSAGE_ENV_ID = "MassageEnv-v0"
+MASSAGE_EVAL_CASES = tuple({"stroke": stroke, "direction": direction}
+                           for stroke, direction in EVAL_CASES)
 
 
 def make_env(env_id: str, config: Config) -> gym.Env:
@@ -27,6 +31,12 @@ def make_env(env_id: str, config: Config) -> gym.Env:
         from massage_td3_ros.env.massage_env import MassageEnv
         return MassageEnv(config.env)
     return gym.make(env_id)
+
+
+def action_meta(env_config) -> dict[str, Any]:
+    """How MassageEnv reads an action (kept in checkpoints, checked at evaluation)."""
+    return {key: getattr(env_config, key)
+            for key in ("action_mode", "action_increment_m", "action_scale_m")}
 
 
 def observation_layout(env: gym.Env) -> list[tuple[str, int]] | None:
@@ -60,12 +70,19 @@ def _step_info(info: dict) -> dict[str, float]:
     return {key: float(info[key]) for key in STEP_INFO_KEYS if key in info}
 
 
-def run_loop(env: gym.Env, learner: OnlineLearner, total_steps: int, seed: int) -> None:
-    """Episodes until the learner has ``total_steps`` training steps (evals extra)."""
+def run_loop(env: gym.Env, learner: OnlineLearner, total_steps: int, seed: int,
+             eval_cases: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Episodes until the learner has ``total_steps`` training steps (evals extra).
+
+    ``eval_cases``: reset options the evaluation episodes cycle through, so every
+    evaluation round (which picks the ``best`` checkpoint) meets the same episodes."""
     scale = action_scaler(env.action_space)
     while learner.env_steps < total_steps:
         episode = learner.episodes + learner.eval_episodes
-        obs, info = env.reset(seed=episode_seed(seed, episode))
+        index = learner.next_eval_index
+        options = (dict(eval_cases[index % len(eval_cases)])
+                   if eval_cases and index is not None else None)
+        obs, info = env.reset(seed=episode_seed(seed, episode), options=options)
         state = StepState(obs=obs, episode=episode, step=0, first=True)
         step = 0
         while True:
@@ -104,13 +121,16 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
     try:
         obs_dim = int(np.prod(env.observation_space.shape))
         act_dim = int(np.prod(env.action_space.shape))
-        band_n = getattr(config.env, "force_band_n", None) if env_id == MASSAGE_ENV_ID else None
+        massage = env_id == MASSAGE_ENV_ID
         learner = OnlineLearner(obs_dim, act_dim, config.td3, config.exploration, train_cfg,
-                                run_dir, obs_labels=observation_layout(env), band_n=band_n)
+                                run_dir, obs_labels=observation_layout(env),
+                                band_n=config.env.force_band_n if massage else None,
+                                action_meta=action_meta(config.env) if massage else None)
         LOG.info("training %s for %d steps in %s (starting at step %d)", env_id,
                  train_cfg.total_steps, run_dir, learner.env_steps)
         try:
-            run_loop(env, learner, train_cfg.total_steps, train_cfg.seed)
+            cases = MASSAGE_EVAL_CASES if massage else ()
+            run_loop(env, learner, train_cfg.total_steps, train_cfg.seed, cases)
         finally:
             learner.close()
     finally:
