@@ -10,13 +10,20 @@ import yaml
 from massage_td3_ros.config import Config, config_to_dict
 
 
-def test_launch_runs_the_budget_and_writes_checkpoints(tmp_path):
+def small_params(tmp_path, warmup_steps: int):
+    """A parameter file with small networks and buffer, and the given warm-up."""
     config = Config().replace(
         td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
              "torch_threads": 1},
-        train={"warmup_steps": 100, "log_tensorboard": False, "buffer_size": 10_000})
+        train={"warmup_steps": warmup_steps, "log_tensorboard": False,
+               "buffer_size": 10_000})
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(config_to_dict(config)))
+    return params
+
+
+def test_launch_runs_the_budget_and_writes_checkpoints(tmp_path):
+    params = small_params(tmp_path, warmup_steps=100)
     out = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params),
@@ -44,12 +51,7 @@ def test_launch_rejects_a_bad_parameter_file_before_starting_nodes(tmp_path):
 def test_ctrl_c_is_forwarded_and_the_agent_saves_a_checkpoint(tmp_path):
     import signal
 
-    config = Config().replace(
-        td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
-             "torch_threads": 1},
-        train={"warmup_steps": 50, "log_tensorboard": False, "buffer_size": 10_000})
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(config_to_dict(config)))
+    params = small_params(tmp_path, warmup_steps=50)
     out = tmp_path / "run"
     launch = subprocess.Popen(
         [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params),
