@@ -1,10 +1,15 @@
-"""Evaluate a trained policy: the agent in eval mode (deterministic, no updates) with the sim.
+"""Evaluate a trained policy on the fixed evaluation episodes, then stop.
 
     ros2 launch massage_td3_ros eval.launch.py \
-        checkpoint:=runs/MassageEnv-v0-seed0/checkpoints/best.pt
-    ros2 launch massage_td3_ros eval.launch.py checkpoint:=... use_sim:=false   # a real arm
+        checkpoint:=runs/MassageEnv-v0-seed0/checkpoints/final.pt
+    ros2 launch massage_td3_ros eval.launch.py checkpoint:=... out:=/tmp/eval-final
+    ros2 launch massage_td3_ros eval.launch.py checkpoint:=... use_sim:=false  # a real arm
 
-It is train.launch.py with mode eval; every other argument is passed through.
+train.launch.py with the agent in eval mode (deterministic, no updates) and the sim
+running the fixed evaluation episodes of `massage-td3 eval` (along/across the back x
+forward/reverse). The agent stops after eval_episodes (default 4) whole episodes and
+writes evaluation.json, logs and figures into out, or next to the checkpoint
+(<checkpoint name>-eval/); never into a training run's folder.
 """
 
 import os
@@ -15,31 +20,23 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-PACKAGE = "massage_td3_ros"
+from massage_td3_ros.launch_arguments import ARGUMENTS, LAUNCH_OPTIONS
 
-# name -> (default, description); an empty default keeps the config file's value.
-ARGUMENTS = {
-    "checkpoint": ("", "Checkpoint file to load (empty: the run folder's latest)."),
-    "config": (None, "ROS parameter file of both nodes."),
-    "use_sim": ("true", "Start the massage_sim node (false: a real arm provides its topics)."),
-    "gui": ("", "Open the PyBullet GUI: true or false."),
-    "seed": ("", "Random seed of the env and the agent."),
-    "total_steps": ("", "Env steps to run before the agent stops."),
-    "run_dir": ("", "Folder of runs holding the checkpoints."),
-    "device": ("", "Torch device: cpu or cuda."),
-    "sim_mode": ("", "Sim stepping: lockstep or realtime."),
-}
+PACKAGE = "massage_td3_ros"
+EVAL_DEFAULTS = {"mode": "eval", "episodes": "evaluation"}
 
 
 def generate_launch_description():
     share = get_package_share_directory(PACKAGE)
-    arguments = []
-    for name, (default, description) in ARGUMENTS.items():
-        if default is None:
-            default = os.path.join(share, "config", "train.yaml")
-        arguments.append(DeclareLaunchArgument(name, default_value=default,
-                                               description=description))
-    forwarded = {name: LaunchConfiguration(name) for name in ARGUMENTS}
+    arguments = [DeclareLaunchArgument(name, default_value=default, description=description)
+                 for name, (default, description) in LAUNCH_OPTIONS.items()]
+    arguments += [DeclareLaunchArgument(argument.name,
+                                        default_value=EVAL_DEFAULTS.get(argument.name, ""),
+                                        description=argument.help)
+                  for argument in ARGUMENTS if argument.name != "mode"]
+    forwarded = {name: LaunchConfiguration(name) for name in LAUNCH_OPTIONS}
+    forwarded.update({argument.name: LaunchConfiguration(argument.name)
+                      for argument in ARGUMENTS if argument.name != "mode"})
     forwarded["mode"] = "eval"
     train = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "train.launch.py")),

@@ -2,92 +2,132 @@
 
     ros2 launch massage_td3_ros train.launch.py
     ros2 launch massage_td3_ros train.launch.py total_steps:=20000 seed:=3 gui:=true
-    ros2 launch massage_td3_ros train.launch.py use_sim:=false   # agent only, for a real arm
+    ros2 launch massage_td3_ros train.launch.py namespace:=bed1      # /bed1/massage/state ...
+    ros2 launch massage_td3_ros train.launch.py rviz:=true           # robot, tool, forces
+    ros2 launch massage_td3_ros train.launch.py use_sim:=false       # agent only (a real arm)
 
 config/train.yaml holds every default. A launch argument left empty keeps the file's
-value; a non-empty one overrides the matching ROS parameter(s) of the node(s).
+value; a non-empty one overrides the matching ROS parameter(s) of the node(s)
+(massage_td3_ros/launch_arguments.py holds the table). The sim publishes /clock;
+use_sim_time (default true) makes the other nodes follow it, as with Gazebo.
 """
 
 import os
 
-import yaml
-from ament_index_python.packages import get_package_share_directory
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    OpaqueFunction,
+    RegisterEventHandler,
+)
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from massage_td3_ros.config import load_config
+from massage_td3_ros.launch_arguments import (
+    AGENT,
+    ARGUMENTS,
+    LAUNCH_OPTIONS,
+    SIM,
+    node_overrides,
+    ros_parameter_arguments,
+)
 
 PACKAGE = "massage_td3_ros"
-
-# launch argument -> (node, ROS parameter) pairs it overrides, and its help text.
-OVERRIDES = {
-    "gui": ([("massage_sim", "sim.gui")], "Open the PyBullet GUI: true or false."),
-    "seed": ([("massage_sim", "sim.seed"), ("td3_agent", "train.seed")],
-             "Random seed of the env and the learner."),
-    "total_steps": ([("td3_agent", "train.total_steps")],
-                    "Training budget in env steps; the agent stops when it is reached."),
-    "run_dir": ([("td3_agent", "train.run_dir")],
-                "Folder of runs (checkpoints, logs, figures)."),
-    "mode": ([("td3_agent", "agent.mode")], "Agent mode: train or eval."),
-    "checkpoint": ([("td3_agent", "agent.checkpoint")],
-                   "Checkpoint file to evaluate (eval) or resume from (train)."),
-    "device": ([("td3_agent", "td3.device")], "Torch device: cpu or cuda."),
-    "sim_mode": ([("massage_sim", "sim.mode")], "Sim stepping: lockstep or realtime."),
-}
+AGENT_STOP_TIMEOUT_S = "30"  # the agent writes its final checkpoint before exiting
 
 
-# Arguments whose parameters are strings: passed as typed, never parsed ('007' stays text).
-TEXT_ARGUMENTS = {"run_dir", "mode", "checkpoint", "device", "sim_mode"}
+def _is_installed(package: str) -> bool:
+    try:
+        get_package_share_directory(package)
+        return True
+    except PackageNotFoundError:
+        return False
 
 
-def _parameter_value(argument: str, text: str):
-    """The launch argument's text as a typed ROS parameter value ('3' -> 3, 'true' -> True)."""
-    if argument in TEXT_ARGUMENTS:
-        return text
-    value = yaml.safe_load(text)
-    return value if isinstance(value, (bool, int, float)) else text
+def _on_exit(name: str, ends_run: bool):
+    """Log how a node ended; the agent's end (or any crash) ends the launch."""
+    def handler(event, context):
+        if event.returncode not in (0, None):
+            get_logger(PACKAGE).error(
+                f"{name} crashed (exit code {event.returncode}); see its log above. "
+                "Shutting down.")
+            return [EmitEvent(event=Shutdown(reason=f"{name} crashed"))]
+        if ends_run:
+            get_logger(PACKAGE).info(f"{name} finished (exit code 0)")
+            return [EmitEvent(event=Shutdown(reason=f"{name} finished"))]
+        return None
+    return handler
 
 
 def _nodes(context):
-    """The two nodes, with the non-empty launch arguments as parameter overrides."""
-    overrides = {"massage_sim": {}, "td3_agent": {}}
-    for argument, (targets, _) in OVERRIDES.items():
-        text = LaunchConfiguration(argument).perform(context)
-        if text == "":
-            continue
-        for node, parameter in targets:
-            overrides[node][parameter] = _parameter_value(argument, text)
-    config = LaunchConfiguration("config").perform(context)
-    # rclpy ignores parameters nobody declared: check the file first, so a misspelled
-    # key stops the launch with its name instead of silently keeping the default.
-    load_config(config)
+    def value(name):
+        return LaunchConfiguration(name).perform(context)
+
+    share = get_package_share_directory(PACKAGE)
+    config = value("config") or os.path.join(share, "config", "train.yaml")
+    # Stop here, naming the key, on a misspelled or out-of-range parameter.
+    env_config = load_config(config).env
+    overrides = node_overrides({argument.name: value(argument.name) for argument in ARGUMENTS})
+    namespace = value("namespace").strip("/")
+    sim_time = value("use_sim_time").lower() in ("true", "1", "yes")
+    clock_args = ["-p", f"use_sim_time:={'true' if sim_time else 'false'}"]
+    # /clock is absolute in every use_sim_time node; in a namespace it is that setup's.
+    remap_clock = [("/clock", "clock")]
+
     sim = Node(
-        package=PACKAGE, executable="massage_sim", name="massage_sim", output="screen",
-        parameters=[config, overrides["massage_sim"]],
+        package=PACKAGE, executable="massage_sim", name="massage_sim", namespace=namespace,
+        output="screen", parameters=[config],
+        ros_arguments=ros_parameter_arguments(overrides[SIM]),
         condition=IfCondition(LaunchConfiguration("use_sim")))
     agent = Node(
-        package=PACKAGE, executable="td3_agent", name="td3_agent", output="screen",
-        parameters=[config, overrides["td3_agent"]],
-        # The agent ends the run (budget reached, or eval done): stop the sim with it.
-        on_exit=Shutdown(reason="td3_agent finished"))
-    return [sim, agent]
+        package=PACKAGE, executable="td3_agent", name="td3_agent", namespace=namespace,
+        output="screen", parameters=[config],
+        ros_arguments=ros_parameter_arguments(overrides[AGENT]) + clock_args,
+        remappings=remap_clock, sigterm_timeout=AGENT_STOP_TIMEOUT_S)
+    actions = [
+        sim, agent,
+        RegisterEventHandler(OnProcessExit(target_action=agent,
+                                           on_exit=_on_exit("td3_agent", ends_run=True))),
+        RegisterEventHandler(OnProcessExit(target_action=sim,
+                                           on_exit=_on_exit("massage_sim", ends_run=False))),
+    ]
+    if _is_installed("robot_state_publisher"):
+        from massage_td3_ros.env.robot_description import robot_description
+
+        # TF of every arm link from joint_states; the URDF's root is the world frame.
+        actions.append(Node(
+            package="robot_state_publisher", executable="robot_state_publisher",
+            namespace=namespace, output="log", remappings=remap_clock,
+            parameters=[{"robot_description": robot_description(env_config),
+                         "use_sim_time": sim_time}]))
+    else:
+        get_logger(PACKAGE).info("robot_state_publisher is not installed: no TF for RViz")
+    if value("rviz").lower() == "true":
+        if not _is_installed("rviz2"):
+            get_logger(PACKAGE).error("rviz:=true but rviz2 is not installed")
+        else:
+            actions.append(Node(
+                package="rviz2", executable="rviz2", namespace=namespace, output="log",
+                arguments=["-d", os.path.join(share, "rviz", "massage.rviz")],
+                ros_arguments=clock_args, remappings=remap_clock + [
+                    (f"/{topic}", topic) for topic in (
+                        "robot_description", "massage/tool_pose", "massage/contacts",
+                        "massage/stroke", "massage/contact_wrench")]))
+    return actions
 
 
 def generate_launch_description():
-    default_config = os.path.join(get_package_share_directory(PACKAGE), "config", "train.yaml")
-    arguments = [
-        DeclareLaunchArgument("config", default_value=default_config,
-                              description="ROS parameter file of both nodes."),
-        DeclareLaunchArgument("use_sim", default_value="true",
-                              description="Start the massage_sim node (false: a real arm "
-                                          "or another bridge provides its topics)."),
-    ]
-    arguments += [
-        DeclareLaunchArgument(name, default_value="",
-                              description=f"{help_text} Empty: the config file's value.")
-        for name, (_, help_text) in OVERRIDES.items()
-    ]
+    arguments = [DeclareLaunchArgument(name, default_value=default, description=description)
+                 for name, (default, description) in LAUNCH_OPTIONS.items()]
+    arguments += [DeclareLaunchArgument(argument.name, default_value="",
+                                        description=f"{argument.help} Empty: the config "
+                                                    "file's value.")
+                  for argument in ARGUMENTS]
     return LaunchDescription(arguments + [OpaqueFunction(function=_nodes)])

@@ -43,11 +43,22 @@ def _add_train_in_process(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_launch(parser: argparse.ArgumentParser) -> None:
-    _add_train(parser)
-    parser.add_argument("--gui", action="store_true", help="open the PyBullet GUI")
-    parser.add_argument("--mode", choices=("train", "eval"), default=None,
-                        help="agent mode (default: config)")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint to load (eval) or resume")
+    from massage_td3_ros.launch_arguments import ARGUMENTS
+
+    parser.add_argument("--config", default=None,
+                        help="parameter file (default: the package's config/train.yaml)")
+    parser.add_argument("--namespace", default="",
+                        help="ROS namespace of both nodes (e.g. bed1: /bed1/massage/state)")
+    # The launch files' arguments, same names (--total-steps for total_steps:=).
+    aliases = {"total_steps": ["--steps"]}
+    for argument in ARGUMENTS:
+        flags = [f"--{argument.name.replace('_', '-')}", *aliases.get(argument.name, [])]
+        if argument.boolean:
+            # --gui alone means --gui true
+            parser.add_argument(*flags, dest=argument.name, nargs="?", const="true",
+                                default=None, help=argument.help)
+        else:
+            parser.add_argument(*flags, dest=argument.name, default=None, help=argument.help)
 
 
 def _add_eval(parser: argparse.ArgumentParser) -> None:

@@ -48,6 +48,11 @@ class SimNodeConfig:
         "held (and warning).", 0.01, 60.0)
     seed: int = param(0, "Seed of every episode's reset (combined with the episode index, "
                       "as the in-process trainer does).", 0, 2**31 - 1)
+    episodes: str = param("training", "training: episodes drawn from sim.seed and the "
+                          "episode index (as the in-process trainer draws them); evaluation: "
+                          "the fixed evaluation episodes of `massage-td3 eval` in order "
+                          "(reset seed sim.seed + index, cycling along/across the back x "
+                          "forward/reverse).", choices=("training", "evaluation"))
     gui: bool = param(False, "Open the PyBullet GUI (needs a display).")
     frame_id: str = param("world", "Frame of every stamped message (the PyBullet "
                           "world frame: z up, metres).")
@@ -62,8 +67,12 @@ class AgentNodeConfig:
                       choices=("train", "eval"))
     checkpoint: str = param("", "eval: checkpoint file to load; train: resume from "
                             "this file instead of the run's latest (empty: latest).")
-    run_folder: str = param("", "Exact run folder (checkpoints, logs, figures); empty: "
-                            "<train.run_dir>/MassageEnv-v0-seed<train.seed>.")
+    run_folder: str = param("", "Exact output folder; empty: in train mode "
+                            "<train.run_dir>/MassageEnv-v0-seed<train.seed>, in eval mode a "
+                            "folder next to the checkpoint (<checkpoint name>-eval).")
+    eval_episodes: int = param(4, "eval: stop after this many whole episodes (the sim's "
+                               "fixed evaluation episodes with sim.episodes: evaluation).",
+                               1, 10_000)
     background_updates: bool = param(
         False, "Run gradient updates on a worker thread so the state-to-action time "
         "does not depend on training (use with the sim's realtime mode).")

@@ -58,8 +58,8 @@ def test_ctrl_c_is_forwarded_and_the_agent_saves_a_checkpoint(tmp_path):
          "--steps", "1000000", "--out", str(out)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
-        for line in launch.stderr:  # until the agent is up and spinning
-            if "[td3_agent]: running" in line:
+        for line in launch.stderr:  # until the agent has learned from a whole episode
+            if "[td3_agent]: episode 0: return" in line:
                 break
         launch.send_signal(signal.SIGINT)
         # Keep reading the same file object (communicate() would miss lines it buffered).

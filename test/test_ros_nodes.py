@@ -158,17 +158,22 @@ def test_bad_actions_never_step_and_out_of_range_is_clamped(ros_context, executo
 def test_step_topics_share_the_state_stamp_and_reset_service(ros_context, executor):
     from geometry_msgs.msg import PoseStamped, WrenchStamped
     from rclpy.qos import qos_profile_sensor_data
+    from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import JointState
     from std_srvs.srv import Trigger
     from visualization_msgs.msg import MarkerArray
 
     probe = _start(executor, Probe(ros_context))
-    seen: dict[str, list] = {"joints": [], "wrench": [], "pose": [], "markers": []}
+    seen: dict[str, list] = {"joints": [], "wrench": [], "pose": [], "markers": [],
+                             "markers_best_effort": [], "clock": []}
     for key, kind, topic, qos in (
             ("joints", JointState, "/joint_states", RELIABLE_QOS),
             ("wrench", WrenchStamped, "/massage/contact_wrench", RELIABLE_QOS),
             ("pose", PoseStamped, "/massage/tool_pose", RELIABLE_QOS),
-            ("markers", MarkerArray, "/massage/contacts", qos_profile_sensor_data)):
+            # RViz's default subscription is reliable; plotters often take best effort.
+            ("markers", MarkerArray, "/massage/contacts", RELIABLE_QOS),
+            ("markers_best_effort", MarkerArray, "/massage/contacts", qos_profile_sensor_data),
+            ("clock", Clock, "/clock", RELIABLE_QOS)):
         probe.create_subscription(kind, topic, seen[key].append, qos)
     sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
         [("sim.action_timeout_s", 30.0)])))
@@ -192,7 +197,11 @@ def test_step_topics_share_the_state_stamp_and_reset_service(ros_context, execut
     assert math.isclose(math.hypot(wrench.wrench.force.x, wrench.wrench.force.y,
                                    wrench.wrench.force.z), state.info["force_n"], rel_tol=1e-3,
                         abs_tol=1e-6)
-    assert seen["markers"]
+    assert seen["markers"] and seen["markers_best_effort"]
+    # Simulated time: one control period per step; /clock carries the state's stamp.
+    stamps = [s.stamp_ns for s in {s.stamp_ns: s for s in probe.states}.values()]
+    assert np.all(np.diff(stamps) == round(1e9 / sim.env_cfg.control_hz))
+    assert (seen["clock"][-1].clock.sec, seen["clock"][-1].clock.nanosec) == stamp
 
     client = probe.create_client(Trigger, "/massage/reset")
     assert client.wait_for_service(timeout_sec=5.0)
@@ -273,3 +282,31 @@ def test_realtime_mode_steps_at_the_control_rate_and_stores_only_answered_steps(
     assert agent.learner.env_steps == len(agent.learner.buffer) > 0
     assert agent.learner.env_steps <= sim.steps_taken - sim.held_steps
     assert agent.learner.env_steps >= sim.steps_taken - sim.held_steps - 2
+
+
+def test_late_joiners_get_the_robot_description_and_the_stroke(ros_context, executor):
+    """RViz and robot_state_publisher start whenever they like: both latched topics
+    reach a subscriber that joins after the sim published them."""
+    from nav_msgs.msg import Path as PathMsg
+    from std_msgs.msg import String
+
+    from massage_td3_ros.ros.common import LATCHED_QOS
+
+    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 30.0)])))
+    _spin_for(executor, 0.5)
+    late = _start(executor, Node("late_rviz", context=ros_context))
+    got: dict[str, list] = {"description": [], "stroke": []}
+    late.create_subscription(String, "/robot_description", got["description"].append,
+                             LATCHED_QOS)
+    late.create_subscription(PathMsg, "/massage/stroke", got["stroke"].append, LATCHED_QOS)
+    assert _spin_until(executor, lambda: got["description"] and got["stroke"], 10.0)
+    urdf = got["description"][0].data
+    assert "<robot" in urdf and 'link name="massage_tool"' in urdf
+    for name in sim.env.scene.arm.joint_names:
+        assert f'joint name="{name}"' in urdf
+    stroke = got["stroke"][-1]
+    assert stroke.header.frame_id == "world" and len(stroke.poses) > 10
+    first = stroke.poses[0].pose.position
+    np.testing.assert_allclose([first.x, first.y, first.z], sim.env.stroke.touch_m[0],
+                               atol=1e-9)

@@ -1,71 +1,32 @@
 """The 7-DoF arm (KUKA LBR iiwa from pybullet_data) with a spherical massage tool.
 
-The tool is added as an extra link on a fixed joint at the flange: we read the
-URDF shipped with pybullet_data, point its mesh paths at that package, append the
-tool link and write the result to a temporary file that PyBullet then loads.
+The tool is an extra link on a fixed joint at the flange: the URDF text (the one
+shipped with pybullet_data plus the tool, see robot_description.arm_urdf_text, which
+ROS publishes too) is written to a temporary file that PyBullet then loads.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import re
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import pybullet as pb
-import pybullet_data
+
+from massage_td3_ros.env.robot_description import TOOL_LINK, arm_urdf_text
 
 # Rated joint torques of the LBR iiwa 7 [N m] (motor force limits).
 IIWA_MAX_TORQUE_NM = (176.0, 176.0, 110.0, 110.0, 110.0, 40.0, 40.0)
-FLANGE_LENGTH_M = 0.048    # link 7 extends this far beyond joint 7
-TOOL_STEM_M = 0.012        # visual stem between flange and ball
 TOOL_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # tool z axis pointing down (pi about x)
 # A comfortable elbow-up posture reaching over the table (base turned towards it).
 REST_POSE_RAD = (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0)
-
-_TOOL_XML = """
-  <joint name="massage_tool_joint" type="fixed">
-    <parent link="lbr_iiwa_link_7"/>
-    <child link="massage_tool"/>
-    <origin rpy="0 0 0" xyz="0 0 {offset:.5f}"/>
-  </joint>
-  <link name="massage_tool">
-    <inertial>
-      <origin rpy="0 0 0" xyz="0 0 0"/>
-      <mass value="{mass:.5f}"/>
-      <inertia ixx="{inertia:.3e}" ixy="0" ixz="0" iyy="{inertia:.3e}" iyz="0"
-               izz="{inertia:.3e}"/>
-    </inertial>
-    <visual>
-      <geometry><sphere radius="{radius:.5f}"/></geometry>
-      <material name="tool_rubber"><color rgba="0.15 0.6 0.55 1"/></material>
-    </visual>
-    <visual>
-      <origin rpy="0 0 0" xyz="0 0 {stem_z:.5f}"/>
-      <geometry><cylinder radius="0.012" length="{stem_len:.5f}"/></geometry>
-    </visual>
-    <collision>
-      <geometry><sphere radius="{radius:.5f}"/></geometry>
-    </collision>
-  </link>
-</robot>"""
 
 
 @functools.lru_cache(maxsize=8)
 def tool_urdf_path(tool_radius_m: float, tool_mass_kg: float) -> str:
     """A URDF file of the iiwa with the ball tool (written once per process)."""
-    source_dir = os.path.join(pybullet_data.getDataPath(), "kuka_iiwa")
-    with open(os.path.join(source_dir, "model.urdf")) as handle:
-        text = handle.read()
-    text = text.replace('filename="meshes/', f'filename="{source_dir}/meshes/')
-    offset = FLANGE_LENGTH_M + TOOL_STEM_M + tool_radius_m
-    tool = _TOOL_XML.format(offset=offset, mass=tool_mass_kg, radius=tool_radius_m,
-                            inertia=0.4 * tool_mass_kg * tool_radius_m ** 2,
-                            stem_z=-(tool_radius_m + TOOL_STEM_M / 2 + 0.004),
-                            stem_len=TOOL_STEM_M + 0.008)
-    text = re.sub(r"</robot>\s*$", tool, text.rstrip())
+    text = arm_urdf_text(tool_radius_m, tool_mass_kg)
     handle = tempfile.NamedTemporaryFile("w", suffix="_iiwa_tool.urdf", delete=False)
     with handle:
         handle.write(text)
@@ -153,7 +114,7 @@ def load_arm(client: int, base_position_m, base_yaw_rad: float, tool_radius_m: f
     n_links = pb.getNumJoints(body_id, physicsClientId=client)
     infos = [pb.getJointInfo(body_id, i, physicsClientId=client) for i in range(n_links)]
     joints = [i for i, info in enumerate(infos) if info[2] == pb.JOINT_REVOLUTE]
-    tool_link = next(i for i, info in enumerate(infos) if info[12] == b"massage_tool")
+    tool_link = next(i for i, info in enumerate(infos) if info[12].decode() == TOOL_LINK)
     for link in range(-1, n_links):  # no damping slowing the joints
         pb.changeDynamics(body_id, link, linearDamping=0.0, angularDamping=0.0,
                           physicsClientId=client)

@@ -12,9 +12,6 @@ from massage_td3_ros.params import param
 
 STROKES = ("along_spine", "across_back", "random")
 ACTION_MODES = ("increment", "offset")
-# The stroke/direction cases every evaluation covers, in this order.
-EVAL_CASES = (("along_spine", "forward"), ("along_spine", "reverse"),
-              ("across_back", "forward"), ("across_back", "reverse"))
 DIRECTIONS = ("forward", "reverse", "random")
 
 

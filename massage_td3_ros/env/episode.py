@@ -1,5 +1,9 @@
-"""Per-episode settings: fixed by default, drawn from the config's ranges when
-randomisation is on (with the env's seeded generator), overridable by reset options."""
+"""What an episode is: its reset seed, the fixed evaluation episodes, and the
+per-episode settings (fixed by default, drawn from the config's ranges when
+randomisation is on, with the env's seeded generator; overridable by reset options).
+
+Pure numpy: the sim node, the trainer and evaluation all take their episodes from here.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,30 @@ import numpy as np
 from massage_td3_ros.env.config import DIRECTIONS, STROKES
 
 RESET_OPTIONS = ("target_force_n", "stroke", "direction", "start_progress")
+MASSAGE_ENV_ID = "MassageEnv-v0"
+# The stroke/direction cases every evaluation covers, in this order.
+EVAL_CASES = (("along_spine", "forward"), ("along_spine", "reverse"),
+              ("across_back", "forward"), ("across_back", "reverse"))
+
+
+def episode_seed(seed: int, episode_index: int) -> int:
+    """The reset seed of training episode ``episode_index``: a resumed run, the ROS sim
+    and the in-process trainer all meet the same sequence of episodes."""
+    return int(np.random.SeedSequence([seed, episode_index]).generate_state(1)[0])
+
+
+def evaluation_episode(seed: int, index: int) -> tuple[int, dict[str, str]]:
+    """(reset seed, reset options) of fixed evaluation episode ``index``: seed + index,
+    cycling through EVAL_CASES (what `massage-td3 eval` and the sim's evaluation
+    episodes run)."""
+    stroke, direction = EVAL_CASES[index % len(EVAL_CASES)]
+    return seed + index, {"stroke": stroke, "direction": direction}
+
+
+def action_meta(env_config) -> dict[str, Any]:
+    """How MassageEnv reads an action (kept in checkpoints, checked at evaluation)."""
+    return {key: getattr(env_config, key)
+            for key in ("action_mode", "action_increment_m", "action_scale_m")}
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import pybullet as pb
 
 from massage_td3_ros.env.arm import Arm, load_arm
 from massage_td3_ros.env.body import BodyGeometry, create_body, pelvis_offset_m, set_tissue
+from massage_td3_ros.env.robot_description import arm_base_pose, nominal_body_scale
 
 ARM_GROUP, BODY_GROUP, STATIC_GROUP = 1, 2, 4
 TABLE_HALF_WIDTH_M = 0.35
-PEDESTAL_DROP_M = 0.1   # arm base below the table top
 TABLE_RGBA = (0.55, 0.4, 0.3, 1.0)
 FLOOR_RGBA = (0.8, 0.8, 0.78, 1.0)
 
@@ -83,7 +83,7 @@ def build_scene(client: int, config) -> Scene:
     """Build the whole scene for an EnvConfig (body at its nominal place and size)."""
     top = config.table_height_m
     origin = np.array([0.0, 0.0, top])
-    scale = config.body_height_m / 1.75
+    scale = nominal_body_scale(config)
     shape_cache: dict = {}
     body_id, links, geometry = create_body(client, origin, scale, config.body_mass_kg,
                                            shape_cache)
@@ -95,11 +95,10 @@ def build_scene(client: int, config) -> Scene:
     length = geometry.length_m + 0.25
     table = _static_box(client, (length / 2, TABLE_HALF_WIDTH_M, top / 2),
                         (geometry.x_min_m - 0.05 + length / 2, 0.0, top / 2), TABLE_RGBA)
-    base_xy = (float(np.mean(geometry.back_x_range_m)), -config.arm_lateral_offset_m)
-    base_z = top - PEDESTAL_DROP_M
-    pedestal = _static_box(client, (0.15, 0.15, base_z / 2), (*base_xy, base_z / 2),
+    (base_x, base_y, base_z), base_yaw = arm_base_pose(config)  # pedestal top
+    pedestal = _static_box(client, (0.15, 0.15, base_z / 2), (base_x, base_y, base_z / 2),
                            (0.3, 0.3, 0.32, 1.0))
-    arm = load_arm(client, (*base_xy, base_z), np.pi / 2, config.tool_radius_m,
+    arm = load_arm(client, (base_x, base_y, base_z), base_yaw, config.tool_radius_m,
                    config.tool_mass_kg, config.arm_position_gain, config.arm_velocity_gain,
                    config.arm_force_scale)
     filters = _filter_all(client, arm.body_id, ARM_GROUP, BODY_GROUP)

@@ -153,7 +153,7 @@ class PolicyController:
 
     def reset(self, env) -> None:
         """Refuse an env that reads actions differently from the one trained on."""
-        from massage_td3_ros.training.trainer import action_meta
+        from massage_td3_ros.env.episode import action_meta
 
         if self.action_meta is None:
             return

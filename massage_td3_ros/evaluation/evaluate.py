@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from massage_td3_ros.env.config import EVAL_CASES, EnvConfig
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.episode import EVAL_CASES
 from massage_td3_ros.evaluation.controllers import Controller
 
 CASES: tuple[tuple[str, str], ...] = EVAL_CASES
@@ -73,22 +74,27 @@ def run_episode(env, controller: Controller, seed: int, stroke: str, direction: 
 
 def aggregate(results: Sequence[EpisodeResult]) -> dict[str, float]:
     """Mean over episodes; RMS error pooled over all steps; counts summed."""
-    steps = np.array([r.metrics["steps"] for r in results])
-    rms = np.array([r.metrics["rms_force_error_n"] for r in results])
-    in_band = np.array([r.metrics["in_band_fraction"] for r in results])
+    return aggregate_metrics([r.episode_return for r in results], [r.metrics for r in results])
+
+
+def aggregate_metrics(returns: Sequence[float], metrics: Sequence[dict[str, float]]
+                      ) -> dict[str, float]:
+    """``aggregate`` from each episode's return and EpisodeMetrics summary."""
+    steps = np.array([m["steps"] for m in metrics])
+    rms = np.array([m["rms_force_error_n"] for m in metrics])
+    in_band = np.array([m["in_band_fraction"] for m in metrics])
     return {
-        "episodes": float(len(results)),
+        "episodes": float(len(metrics)),
         "steps": float(steps.sum()),
-        "mean_return": float(np.mean([r.episode_return for r in results])),
-        "mean_force_n": float(np.sum([r.metrics["mean_force_n"] * n
-                                      for r, n in zip(results, steps)]) / steps.sum()),
+        "mean_return": float(np.mean(returns)),
+        "mean_force_n": float(np.sum([m["mean_force_n"] * n
+                                      for m, n in zip(metrics, steps)]) / steps.sum()),
         "rms_force_error_n": float(np.sqrt(np.sum(rms ** 2 * steps) / steps.sum())),
         "in_band_percent": float(100.0 * np.sum(in_band * steps) / steps.sum()),
-        "over_force_steps": float(sum(r.metrics["over_force_steps"] for r in results)),
-        "wrong_link_steps": float(sum(r.metrics["wrong_link_steps"] for r in results)),
-        "coverage_percent": float(100.0 * np.mean([r.metrics["coverage"] for r in results])),
-        "terminated_episodes": float(sum(r.metrics["over_force_steps"] > 0
-                                         for r in results)),
+        "over_force_steps": float(sum(m["over_force_steps"] for m in metrics)),
+        "wrong_link_steps": float(sum(m["wrong_link_steps"] for m in metrics)),
+        "coverage_percent": float(100.0 * np.mean([m["coverage"] for m in metrics])),
+        "terminated_episodes": float(sum(m["over_force_steps"] > 0 for m in metrics)),
     }
 
 

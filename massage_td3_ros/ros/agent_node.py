@@ -1,18 +1,22 @@
 """``td3_agent``: the online TD3 learner (OnlineLearner) as a ROS 2 node.
 
-On each /massage/state: decode, ``learner.on_state`` (stores the transition the state
-completes, chooses the next action), publish /massage/action at once (stamped with the
+On each massage/state: decode, ``learner.on_state`` (stores the transition the state
+completes, chooses the next action), publish massage/action at once (stamped with the
 state's stamp), then run the gradient updates now due, inline or, with
 ``agent.background_updates``, on a worker thread so the state-to-action time does not
-depend on training. Publishes /massage/episode_return and the loss averages the learner
-logs (/massage/critic_loss, /massage/actor_loss, /massage/q_mean). Stops after
-``train.total_steps`` stored steps (eval: received steps), writing a final checkpoint.
+depend on training. Publishes massage/episode_return and the loss averages the learner
+logs (massage/critic_loss, massage/actor_loss, massage/q_mean). Train mode stops after
+``train.total_steps`` stored steps and writes a final checkpoint; eval mode stops after
+``agent.eval_episodes`` whole episodes and writes evaluation.json. Names are relative,
+so a namespace moves the node with its sim.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 from geometry_msgs.msg import Vector3Stamped
@@ -23,17 +27,24 @@ from rclpy.task import Future
 from std_msgs.msg import Float32, Float64MultiArray
 
 from massage_td3_ros.config import NODE_GROUPS
+from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 from massage_td3_ros.env.observation import OBS_LAYOUT
-from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log, run_node
+from massage_td3_ros.ros.common import (
+    MONITOR_QOS,
+    RELIABLE_QOS,
+    final_log,
+    run_node,
+    steady_clock,
+)
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
 from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.training.learner import OnlineLearner, StepState
-from massage_td3_ros.training.trainer import MASSAGE_ENV_ID
 
 ACT_DIM = 3
 LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
 ERROR_PERIOD_S = 2.0
+WAIT_LOG_S = 5.0   # say that no state arrives after this long, and again as often
 
 
 class TD3AgentNode(Node):
@@ -46,29 +57,38 @@ class TD3AgentNode(Node):
         groups = declare_and_read(self, NODE_GROUPS["td3_agent"])
         self.agent_cfg = groups["agent"]
         self.train_cfg = groups["train"]
-        self.run_dir = self._run_folder()
+        self.checkpoint = checkpoint = self._start_checkpoint()
+        self.run_dir = self._run_folder(checkpoint)
         self.codec = StateCodec.for_env()
         self.learner = OnlineLearner(
             self.codec.obs_dim, ACT_DIM, groups["td3"], groups["exploration"], self.train_cfg,
             self.run_dir, obs_labels=list(OBS_LAYOUT), mode=self.agent_cfg.mode,
-            checkpoint=self._start_checkpoint())
+            checkpoint=checkpoint)
+        self._resumed = checkpoint is not None or self.learner.env_steps > 0
         self.finished = Future()           # done when the budget is reached
         self.bad_states = 0
         self.states_received = 0
         self.steps_answered = 0
         self._last_answer: tuple[int, int] | None = None   # (episode, step) last answered
         self._episode_return = 0.0
+        self._episode_seen_from_start = False
+        self.evaluated: list[dict] = []    # eval mode: one row per whole episode
+        self._eval_episodes_seen = 0       # learner.eval_episodes at the last episode end
         self._last_stamp_ns = -1
         self._losses_published = len(self.learner.logger.losses)
+        self._waiting_since = time.monotonic()   # of the last state (or of the start)
+        self._waiting_since_wall = time.time()
+        self._last_wait_log = self._waiting_since
 
-        self._action_pub = self.create_publisher(Vector3Stamped, "/massage/action",
+        self._action_pub = self.create_publisher(Vector3Stamped, "massage/action",
                                                  RELIABLE_QOS)
-        self._return_pub = self.create_publisher(Float32, "/massage/episode_return",
+        self._return_pub = self.create_publisher(Float32, "massage/episode_return",
                                                  MONITOR_QOS)
-        self._loss_pubs = {name: self.create_publisher(Float32, f"/massage/{name}",
+        self._loss_pubs = {name: self.create_publisher(Float32, f"massage/{name}",
                                                        MONITOR_QOS) for name in LOSS_TOPICS}
-        self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
-                                 RELIABLE_QOS)
+        self._state_sub = self.create_subscription(Float64MultiArray, "massage/state",
+                                                   self._on_state, RELIABLE_QOS)
+        self.create_timer(1.0, self._say_if_waiting, clock=steady_clock())
         self._update_wanted = threading.Event()
         self._stopping = threading.Event()
         self._worker = None
@@ -79,25 +99,39 @@ class TD3AgentNode(Node):
         if self._budget_reached():
             self.get_logger().info("the run folder's checkpoint has the whole budget: done")
             self.finished.set_result(True)
-        self.get_logger().info(
-            f"mode {self.agent_cfg.mode}, run folder {self.run_dir}, starting at env step "
-            f"{self.learner.env_steps} of {self.train_cfg.total_steps}, updates "
-            f"{'in the background' if self._worker else 'inline'}")
+        if self.agent_cfg.mode == "eval":
+            budget = f"evaluating {checkpoint} for {self.agent_cfg.eval_episodes} episodes"
+        else:
+            budget = (f"starting at env step {self.learner.env_steps} of "
+                      f"{self.train_cfg.total_steps}, updates "
+                      f"{'in the background' if self._worker else 'inline'}")
+        self.get_logger().info(f"mode {self.agent_cfg.mode}, output folder {self.run_dir}, "
+                               f"{budget}")
 
-    def _run_folder(self) -> Path:
-        """``agent.run_folder`` when set, else the in-process trainer's default folder."""
-        folder = self.agent_cfg.run_folder
-        if folder:
-            return Path(folder)
+    def _training_folder(self) -> Path:
+        """The in-process trainer's default run folder for this seed."""
         return Path(self.train_cfg.run_dir) / f"{MASSAGE_ENV_ID}-seed{self.train_cfg.seed}"
 
+    def _run_folder(self, checkpoint: Path | None) -> Path:
+        """``agent.run_folder`` when set; else train: the training folder, eval: a folder
+        next to the checkpoint, so an evaluation never writes into a training run."""
+        if self.agent_cfg.run_folder:
+            return Path(self.agent_cfg.run_folder)
+        if self.agent_cfg.mode == "eval":
+            return checkpoint.with_name(f"{checkpoint.stem}-eval")
+        return self._training_folder()
+
     def _start_checkpoint(self) -> Path | None:
-        """agent.checkpoint; in eval without one, the run folder's latest (required)."""
+        """agent.checkpoint; in eval without one, the training folder's latest (required)."""
         if self.agent_cfg.checkpoint:
-            return Path(self.agent_cfg.checkpoint)
+            path = Path(self.agent_cfg.checkpoint)
+            if self.agent_cfg.mode == "eval" and not path.is_file():
+                raise ValueError(f"agent.checkpoint {path}: no such file")
+            return path
         if self.agent_cfg.mode != "eval":
             return None  # train: the learner resumes from the run's latest if there is one
-        latest = checkpoint_path(self.run_dir, "latest")
+        latest = checkpoint_path(Path(self.agent_cfg.run_folder or self._training_folder()),
+                                 "latest")
         if not latest.is_file():
             raise ValueError(f"eval mode needs agent.checkpoint, or a run folder with "
                              f"{latest}")
@@ -114,6 +148,7 @@ class TD3AgentNode(Node):
             self.get_logger().error(f"ignored a /massage/state message: {error}",
                                     throttle_duration_sec=ERROR_PERIOD_S)
             return
+        self._waiting_since, self._waiting_since_wall = time.monotonic(), time.time()
         if state.stamp_ns == self._last_stamp_ns:
             return  # the sim re-announced a state this node has already handled
         self._last_stamp_ns = state.stamp_ns
@@ -160,6 +195,7 @@ class TD3AgentNode(Node):
     def _track_episode(self, state: StateMessage) -> None:
         if state.first:
             self._episode_return = 0.0
+            self._episode_seen_from_start = True
             return
         self._episode_return += state.reward
         if state.terminated or state.truncated:
@@ -168,11 +204,34 @@ class TD3AgentNode(Node):
                 f"episode {state.episode}: return {self._episode_return:.2f}, "
                 f"{state.step} steps, env steps {self.learner.env_steps}, updates "
                 f"{self.learner.updates}, gaps {self.learner.gaps}")
+            # Whole episodes only: seen from their first state, and the learner scored it
+            # (its last step followed this node's answer).
+            scored = self.learner.eval_episodes > self._eval_episodes_seen
+            self._eval_episodes_seen = self.learner.eval_episodes
+            if self.learner.mode == "eval" and scored and self._episode_seen_from_start:
+                self.evaluated.append({"episode": state.episode,
+                                       "episode_return": self._episode_return,
+                                       "metrics": dict(self.learner.last_summary)})
+            self._episode_seen_from_start = False
 
     def _budget_reached(self) -> bool:
-        done = (self.learner.env_steps if self.learner.mode == "train"
-                else self.steps_answered)
-        return done >= self.train_cfg.total_steps
+        if self.learner.mode == "eval":
+            return len(self.evaluated) >= self.agent_cfg.eval_episodes
+        return self.learner.env_steps >= self.train_cfg.total_steps
+
+    def _say_if_waiting(self) -> None:
+        """Every few seconds without a state (no sim yet, or the sim went away): say so."""
+        now = time.monotonic()
+        silent_s = now - self._waiting_since
+        if self.finished.done() or silent_s < WAIT_LOG_S or now - self._last_wait_log < WAIT_LOG_S:
+            return
+        self._last_wait_log = now
+        since = time.strftime("%H:%M:%S", time.localtime(self._waiting_since_wall))
+        what = "since start-up" if self.states_received == 0 else "since the last state"
+        topic = self._state_sub.topic_name
+        self.get_logger().info(
+            f"waiting for {topic}: nothing for {silent_s:.0f} s ({what}, at {since}; "
+            f"{self.count_publishers(topic)} publisher(s))")
 
     # ---- learning ---------------------------------------------------------------------
     def _update_loop(self) -> None:
@@ -202,10 +261,27 @@ class TD3AgentNode(Node):
         self._stopping.set()
         if self._worker is not None:
             self._worker.join()
-        self.learner.close(final_checkpoint=self.learner.mode == "train")
+        # Stopped before any state: nothing learned, nothing to write over.
+        learned = self.learner.env_steps > 0 or self._resumed
+        self.learner.close(final_checkpoint=self.learner.mode == "train" and learned)
+        if self.learner.mode == "eval" and self.evaluated:
+            self._write_evaluation()
         final_log(self,
             f"stopped at env step {self.learner.env_steps}: {self.learner.counters()}, "
             f"bad states {self.bad_states}")
+
+    def _write_evaluation(self) -> None:
+        """evaluation.json: per-episode metrics and the aggregate `massage-td3 eval` prints."""
+        from massage_td3_ros.evaluation.evaluate import aggregate_metrics, markdown_table
+
+        summary = aggregate_metrics([row["episode_return"] for row in self.evaluated],
+                                    [row["metrics"] for row in self.evaluated])
+        path = self.run_dir / "evaluation.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"checkpoint": str(self.checkpoint),
+                                    "aggregate": summary, "episodes": self.evaluated},
+                                   indent=1))
+        final_log(self, f"wrote {path}\n" + markdown_table([("td3", summary)]))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -48,9 +48,9 @@ def bench_config(updates_per_step: float, total_steps: int) -> Config:
 def in_process_rate(config: Config, warmup: int, steps: int) -> float:
     """Steps/s of the in-process loop (the calls trainer.run_loop makes)."""
     from massage_td3_ros.env import MassageEnv
+    from massage_td3_ros.env.episode import episode_seed
     from massage_td3_ros.env.observation import OBS_DIM, OBS_LAYOUT
     from massage_td3_ros.training.learner import OnlineLearner, StepState
-    from massage_td3_ros.training.trainer import episode_seed
 
     env = MassageEnv(config.env)
     with tempfile.TemporaryDirectory() as run_dir:

@@ -21,9 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from massage_td3_ros.config import default_config_path, load_config
+from massage_td3_ros.launch_arguments import (
+    AGENT,
+    ARGUMENTS,
+    SIM,
+    node_overrides,
+    ros_parameter_arguments,
+)
 
 LOG = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0  # the agent may be writing its final checkpoint
+# Paths given on this machine's command line, made absolute for the nodes.
+PATH_ARGUMENTS = {"out", "checkpoint", "run_dir"}
 
 
 def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -36,44 +45,37 @@ def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _ros_literal(value: Any) -> str:
-    """A value as `-p name:=value` text, parsed back to the same type by rcl's YAML parser."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value)
-    return "'" + text.replace("'", "''") + "'"
-
-
-def node_command(module: str, params_file: Path, overrides: dict[str, Any]) -> list[str]:
-    """The command line of one node process."""
+def node_command(module: str, params_file: Path, overrides: dict[str, Any],
+                 namespace: str = "", use_sim_time: bool = False) -> list[str]:
+    """The command line of one node process, as launch_ros builds it."""
     command = [sys.executable, "-m", f"massage_td3_ros.ros.{module}", "--ros-args",
                "--params-file", str(params_file)]
-    for name, value in overrides.items():
-        command += ["-p", f"{name}:={_ros_literal(value)}"]
-    return command
+    if namespace:
+        command += ["-r", f"__ns:={namespace_path(namespace)}"]
+    if use_sim_time:
+        # The sim's clock is published relative to the namespace, like every topic.
+        command += ["-p", "use_sim_time:=true", "-r", "/clock:=clock"]
+    return command + ros_parameter_arguments(overrides)
+
+
+def namespace_path(namespace: str) -> str:
+    """'bed1' or '/bed1' -> '/bed1'."""
+    return "/" + namespace.strip("/")
 
 
 def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(sim overrides, agent overrides) for the options the user gave."""
-    sim: dict[str, Any] = {}
-    agent: dict[str, Any] = {}
-    if getattr(args, "seed", None) is not None:
-        sim["sim.seed"] = agent["train.seed"] = int(args.seed)
-    if getattr(args, "gui", False):
-        sim["sim.gui"] = True
-    if getattr(args, "steps", None) is not None:
-        agent["train.total_steps"] = int(args.steps)
-    if getattr(args, "device", None):
-        agent["td3.device"] = args.device
-    if getattr(args, "mode", None):
-        agent["agent.mode"] = args.mode
-    if getattr(args, "checkpoint", None):
-        agent["agent.checkpoint"] = str(Path(args.checkpoint).resolve())
-    if getattr(args, "out", None):
-        agent["agent.run_folder"] = str(Path(args.out).resolve())
-    return sim, agent
+    """(sim overrides, agent overrides) for the launch arguments the user gave."""
+    values = {}
+    for argument in ARGUMENTS:
+        value = getattr(args, argument.name, None)
+        if value is not None:
+            values[argument.name] = (str(Path(value).resolve())
+                                     if argument.name in PATH_ARGUMENTS else value)
+    if values.get("mode") == "eval":
+        # As eval.launch.py: the fixed evaluation episodes unless asked otherwise.
+        values.setdefault("episodes", "evaluation")
+    overrides = node_overrides(values)
+    return overrides[SIM], overrides[AGENT]
 
 
 def _stop(process: subprocess.Popen, grace_s: float) -> int:
@@ -102,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _raise_keyboard_interrupt)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     # Own process groups: a terminal's Ctrl-C reaches only us, and we forward exactly one.
-    sim = subprocess.Popen(node_command("sim_node", params_file, sim_overrides), env=env,
-                           start_new_session=True)
-    agent = subprocess.Popen(node_command("agent_node", params_file, agent_overrides),
+    namespace = args.namespace or ""
+    sim = subprocess.Popen(node_command("sim_node", params_file, sim_overrides, namespace),
+                           env=env, start_new_session=True)
+    agent = subprocess.Popen(node_command("agent_node", params_file, agent_overrides,
+                                          namespace, use_sim_time=True),
                              env=env, start_new_session=True)
     try:
         while agent.poll() is None and sim.poll() is None:
@@ -113,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             LOG.error("massage_sim exited with code %s; stopping the agent", sim.returncode)
             _stop(agent, SHUTDOWN_GRACE_S)
             return sim.returncode or 1
+        if agent.returncode != 0:
+            LOG.error("td3_agent failed with exit code %s; stopping the sim", agent.returncode)
         _stop(sim, 5.0)
         return agent.returncode
     except KeyboardInterrupt:

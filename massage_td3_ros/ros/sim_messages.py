@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, PoseStamped, WrenchStamped
+from nav_msgs.msg import Path
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -91,6 +93,28 @@ def contact_markers(header: Header, scene: SceneReadout, previous_count: int) ->
     return MarkerArray(markers=markers)
 
 
+def stroke_path(header: Header, points_m: np.ndarray, every: int = 3) -> Path:
+    """The planned stroke (tool-centre points where the ball just touches the body) as
+    a nav_msgs/Path, every ``every``-th control step's point."""
+    msg = Path(header=header)
+    for point in np.asarray(points_m, dtype=float)[::every]:
+        pose = PoseStamped(header=header)
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
+            float(v) for v in point)
+        pose.pose.orientation.w = 1.0
+        msg.poses.append(pose)
+    return msg
+
+
+def clock_at(stamp_ns: int) -> Clock:
+    return Clock(clock=time_at(stamp_ns))
+
+
+def time_at(stamp_ns: int) -> Time:
+    if stamp_ns < 0:
+        raise ValueError(f"stamp {stamp_ns} ns is negative")
+    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+
+
 def header_at(stamp_ns: int, frame_id: str) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-                  frame_id=frame_id)
+    return Header(stamp=time_at(stamp_ns), frame_id=frame_id)

@@ -1,11 +1,15 @@
 """``massage_sim``: MassageEnv as a ROS 2 node (one env step per control step).
 
-Publishes, once per control step and with one shared stamp: /joint_states,
-/massage/contact_wrench, /massage/contacts (RViz arrows), /massage/tool_pose,
-/reward and /massage/state (observation + outcome, see state_message.py).
-Subscribes /massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it
-answers) and serves /massage/reset. ``sim.mode``: lockstep (step on each answer, hold
-the last action after ``sim.action_timeout_s``) or realtime (step at env.control_hz).
+Publishes, once per control step and with one shared stamp in simulated time:
+joint_states, massage/contact_wrench, massage/contacts (RViz arrows),
+massage/tool_pose, reward and massage/state (observation + outcome, see
+state_message.py); clock (rosgraph_msgs/Clock: the simulated time, for use_sim_time
+nodes); once, kept for late joiners: robot_description (the arm's URDF with the tool)
+and, per episode, massage/stroke (the planned stroke, nav_msgs/Path). Subscribes
+massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it answers) and
+serves massage/reset. Names are relative: a namespace moves the whole setup.
+``sim.mode``: lockstep (step on each answer, hold the tool target after
+``sim.action_timeout_s``) or realtime (step at env.control_hz of wall time).
 All env logic stays in MassageEnv; this node only moves values between it and topics.
 """
 
@@ -13,24 +17,33 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, Vector3Stamped, WrenchStamped
+from nav_msgs.msg import Path
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32, Float64MultiArray
+from std_msgs.msg import Float32, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.config import NODE_GROUPS
+from massage_td3_ros.env.episode import episode_seed, evaluation_episode
 from massage_td3_ros.ros import sim_messages
-from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS, final_log, run_node
+from massage_td3_ros.ros.common import (
+    LATCHED_QOS,
+    MONITOR_QOS,
+    RELIABLE_QOS,
+    final_log,
+    run_node,
+    steady_clock,
+)
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
-from massage_td3_ros.training.trainer import episode_seed
 
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
@@ -68,18 +81,25 @@ class MassageSimNode(Node):
         self.codec = StateCodec.for_env()
         self.frame_id = self.sim_cfg.frame_id
 
-        self._state_pub = self.create_publisher(Float64MultiArray, "/massage/state", RELIABLE_QOS)
-        self._reward_pub = self.create_publisher(Float32, "/reward", MONITOR_QOS)
-        self._joints_pub = self.create_publisher(JointState, "/joint_states", RELIABLE_QOS)
-        self._wrench_pub = self.create_publisher(WrenchStamped, "/massage/contact_wrench",
+        self._state_pub = self.create_publisher(Float64MultiArray, "massage/state", RELIABLE_QOS)
+        self._reward_pub = self.create_publisher(Float32, "reward", MONITOR_QOS)
+        self._clock_pub = self.create_publisher(Clock, "clock", RELIABLE_QOS)
+        self._joints_pub = self.create_publisher(JointState, "joint_states", RELIABLE_QOS)
+        self._wrench_pub = self.create_publisher(WrenchStamped, "massage/contact_wrench",
                                                  RELIABLE_QOS)
-        self._pose_pub = self.create_publisher(PoseStamped, "/massage/tool_pose", RELIABLE_QOS)
-        # Only looked at in RViz: best effort, latest wins.
-        self._markers_pub = self.create_publisher(MarkerArray, "/massage/contacts",
-                                                  qos_profile_sensor_data)
-        self.create_subscription(Vector3Stamped, "/massage/action", self._on_action,
+        self._pose_pub = self.create_publisher(PoseStamped, "massage/tool_pose", RELIABLE_QOS)
+        # Reliable: RViz subscribes reliably by default (a best-effort publisher would
+        # match no such subscriber); best-effort subscribers are served too.
+        self._markers_pub = self.create_publisher(MarkerArray, "massage/contacts",
+                                                  RELIABLE_QOS)
+        self._stroke_pub = self.create_publisher(Path, "massage/stroke", LATCHED_QOS)
+        self._description_pub = self.create_publisher(String, "robot_description",
+                                                      LATCHED_QOS)
+        self.create_subscription(Vector3Stamped, "massage/action", self._on_action,
                                  RELIABLE_QOS)
-        self.create_service(Trigger, "/massage/reset", self._on_reset)
+        self.create_service(Trigger, "massage/reset", self._on_reset)
+        from massage_td3_ros.env.robot_description import robot_description
+        self._description_pub.publish(String(data=robot_description(self.env_cfg)))
 
         # Counters (read by tests and logged at shutdown).
         self.steps_taken = 0
@@ -92,41 +112,56 @@ class MassageSimNode(Node):
 
         self._episode = -1
         self._step = 0
-        self._last_stamp_ns = 0
+        # Simulated time: one control period per step (a reset takes one too, so every
+        # state has its own stamp). Starts one period after zero: time 0 reads as unset.
+        self._dt_ns = round(self.env_cfg.control_dt_s * 1e9)
+        self._sim_time_ns = 0
         self._state_stamp_ns = 0          # stamp of the state awaiting an answer
         self._state_published = False     # the current state went out to a subscriber
-        self._state_time_ns = 0           # when it went out (for the lockstep timeout)
+        self._state_time_ns = 0           # when it went out, monotonic (lockstep timeout)
         self._fresh_action: np.ndarray | None = None  # realtime: answer to the current state
         self._marker_count = 0
         self._state_msg: Float64MultiArray | None = None
         self._announced_ns = 0
         self._reset_episode()
+        # Wall-time timers: pacing and timeouts are about the agent's real reaction time.
         if self.sim_cfg.mode == "realtime":
-            self.create_timer(1.0 / self.env_cfg.control_hz, self._realtime_tick)
+            self.create_timer(1.0 / self.env_cfg.control_hz, self._realtime_tick,
+                              clock=steady_clock())
         else:
-            self.create_timer(min(0.05, self.sim_cfg.action_timeout_s / 4), self._lockstep_tick)
+            self.create_timer(min(0.05, self.sim_cfg.action_timeout_s / 4), self._lockstep_tick,
+                              clock=steady_clock())
         self.get_logger().info(
-            f"mode {self.sim_cfg.mode}, control {self.env_cfg.control_hz:g} Hz, frame "
-            f"'{self.frame_id}', /massage/state layout: {self.codec.describe()}")
+            f"mode {self.sim_cfg.mode}, {self.sim_cfg.episodes} episodes, control "
+            f"{self.env_cfg.control_hz:g} Hz, frame '{self.frame_id}', state on "
+            f"{self._state_pub.topic_name}")
+        self.get_logger().debug(f"{self._state_pub.topic_name} layout: {self.codec.describe()}")
 
     # ---- episode and step -------------------------------------------------------------
     def _next_stamp_ns(self) -> int:
-        # Strictly increasing, so every state has its own stamp even within one clock tick.
-        stamp = max(self.get_clock().now().nanoseconds, self._last_stamp_ns + 1)
-        self._last_stamp_ns = stamp
-        return stamp
+        """Advance simulated time by one control period and publish it on clock."""
+        self._sim_time_ns += self._dt_ns
+        self._clock_pub.publish(sim_messages.clock_at(self._sim_time_ns))
+        return self._sim_time_ns
 
     def _reset_episode(self) -> None:
         self._episode += 1
-        # The in-process trainer's episode seeds: with the same seed both see the same
-        # sequence of episodes (bodies, strokes, targets).
-        obs, info = self.env.reset(seed=episode_seed(self.sim_cfg.seed, self._episode))
+        if self.sim_cfg.episodes == "evaluation":
+            seed, options = evaluation_episode(self.sim_cfg.seed, self._episode)
+        else:
+            # The in-process trainer's episode seeds: with the same seed both see the
+            # same sequence of episodes (bodies, strokes, targets).
+            seed, options = episode_seed(self.sim_cfg.seed, self._episode), None
+        obs, info = self.env.reset(seed=seed, options=options)
         self._step = 0
         self.episodes_started += 1
         self._pending = (obs, 0.0, False, False, False, info)
         self._state_published = False
         self._state_stamp_ns = self._next_stamp_ns()
         self._fresh_action = None
+        self._stroke_pub.publish(sim_messages.stroke_path(
+            sim_messages.header_at(self._state_stamp_ns, self.frame_id),
+            self.env.stroke.touch_m[:self.env_cfg.max_episode_steps + 1]))
         self._publish_state_if_heard()
 
     def _publish_state_if_heard(self) -> None:
@@ -137,7 +172,7 @@ class MassageSimNode(Node):
         self._publish_step(self._state_stamp_ns, obs, reward, terminated, truncated, held, info,
                            with_reward=False)
         self._state_published = True
-        self._state_time_ns = self.get_clock().now().nanoseconds
+        self._state_time_ns = time.monotonic_ns()
 
     def _apply(self, action: np.ndarray, held: bool) -> None:
         """One env step with a checked action; publish it, and reset after an episode end."""
@@ -158,7 +193,7 @@ class MassageSimNode(Node):
         self._publish_step(stamp, obs, reward, terminated, truncated, held, info,
                            with_reward=True)
         self._state_stamp_ns = stamp
-        self._state_time_ns = self.get_clock().now().nanoseconds
+        self._state_time_ns = time.monotonic_ns()
         self._fresh_action = None
         if terminated or truncated:
             self._reset_episode()
@@ -185,7 +220,7 @@ class MassageSimNode(Node):
             terminated=terminated, truncated=truncated, held=held, reward=float(reward),
             obs=obs, info=info)
         self._state_pub.publish(self._state_msg)
-        self._announced_ns = self.get_clock().now().nanoseconds
+        self._announced_ns = time.monotonic_ns()
 
     def _markers(self, header, scene: sim_messages.SceneReadout):
         markers = sim_messages.contact_markers(header, scene, self._marker_count)
@@ -239,7 +274,7 @@ class MassageSimNode(Node):
         if not self._state_published:
             self._publish_state_if_heard()
             return
-        now_ns = self.get_clock().now().nanoseconds
+        now_ns = time.monotonic_ns()
         waited_s = (now_ns - self._state_time_ns) * 1e-9
         if waited_s < self.sim_cfg.action_timeout_s:
             since_announced_s = (now_ns - self._announced_ns) * 1e-9

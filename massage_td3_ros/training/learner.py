@@ -137,6 +137,7 @@ class OnlineLearner:
         self._metrics = EpisodeMetrics()
         self._trace: dict[str, list[float]] = {}
         self.last_trace: dict[str, list[float]] = {}
+        self.last_summary: dict[str, float] = {}   # metrics of the last whole episode
         self.logger = RunLogger(self.run_dir, tensorboard=cfg.log_tensorboard)
         start = Path(checkpoint) if checkpoint else None
         if start is None and mode == "train" and cfg.resume:
@@ -248,7 +249,7 @@ class OnlineLearner:
 
     def _finish_episode(self) -> None:
         summary = self._metrics.summary() if self._metrics.steps else {}
-        self.last_trace = self._trace
+        self.last_trace, self.last_summary = self._trace, summary
         if self.mode == "eval" or self._episode_is_eval:
             self.eval_episodes += 1
             self._eval_returns.append(self._episode_return)

@@ -16,11 +16,10 @@ import gymnasium as gym
 import numpy as np
 
 from massage_td3_ros.config import Config
-from massage_td3_ros.env.config import EVAL_CASES
+from massage_td3_ros.env.episode import EVAL_CASES, MASSAGE_ENV_ID, action_meta, episode_seed
 from massage_td3_ros.training.learner import OnlineLearner, StepState
 
 LOG = logging.getLogger("massage_td3_ros.training")
-MASSAGE_ENV_ID = "MassageEnv-v0"
 MASSAGE_EVAL_CASES = tuple({"stroke": stroke, "direction": direction}
                            for stroke, direction in EVAL_CASES)
 
@@ -31,12 +30,6 @@ def make_env(env_id: str, config: Config) -> gym.Env:
         from massage_td3_ros.env.massage_env import MassageEnv
         return MassageEnv(config.env)
     return gym.make(env_id)
-
-
-def action_meta(env_config) -> dict[str, Any]:
-    """How MassageEnv reads an action (kept in checkpoints, checked at evaluation)."""
-    return {key: getattr(env_config, key)
-            for key in ("action_mode", "action_increment_m", "action_scale_m")}
 
 
 def observation_layout(env: gym.Env) -> list[tuple[str, int]] | None:
@@ -58,11 +51,6 @@ def action_scaler(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
 
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes never reuse a training episode's seed
-
-
-def episode_seed(seed: int, episode_index: int) -> int:
-    """The env reset seed of an episode: a resumed run replays the same episodes."""
-    return int(np.random.SeedSequence([seed, episode_index]).generate_state(1)[0])
 
 
 def _step_info(info: dict) -> dict[str, float]:
