@@ -20,12 +20,21 @@ pip_install() {
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
-pip_install --upgrade pip setuptools wheel
+# setuptools < 80: colcon-core requires it. Unbounded, a re-run would upgrade past it
+# (a fresh venv gets it only because installing colcon downgrades again).
+pip_install --upgrade pip "setuptools<80" wheel
 # torch first, pinned: the CPU build lies on the machine; a bare 'torch'
 # requirement would pull several GB of CUDA wheels.
 pip_install torch==2.13.0
 pip_install -r "$root/requirements-ros.txt"
 pip_install -r "$root/requirements-dev.txt"
-pip_install -e "$root[all]"
+# Editable for development, but as a plain path entry (compat mode: a .pth line naming
+# the checkout), not setuptools' default meta-path finder. That finder maps every
+# massage_td3_ros.* name to the source tree, so it supplies a submodule even when a
+# colcon or wheel install that lacks it comes first on PYTHONPATH (as ros/ did when it
+# had no __init__.py): the install tests would pass on an install that crashes for users.
+# Built with the venv's setuptools (pinned above), so the mode is not left to whatever
+# setuptools an isolated build would download.
+pip_install --no-build-isolation -e "$root[all]" --config-settings editable_mode=compat
 echo "$want" > "$stamp"
 echo "[setup] done"

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from test_ros_launcher import small_params
 
 from massage_td3_ros.ros.launcher import node_command
-from test_ros_launcher import small_params
 
 
 class NodeProcess:
