@@ -33,6 +33,7 @@ from massage_td3_ros.ros.common import (
     MONITOR_QOS,
     RELIABLE_QOS,
     final_log,
+    route_package_logging,
     run_node,
     steady_clock,
 )
@@ -54,6 +55,7 @@ class TD3AgentNode(Node):
                  parameter_overrides: list[Parameter] | None = None) -> None:
         super().__init__("td3_agent", context=context,
                          parameter_overrides=parameter_overrides or [])
+        route_package_logging(self)  # the learner's and env's messages as this node's
         groups = declare_and_read(self, NODE_GROUPS["td3_agent"])
         self.agent_cfg = groups["agent"]
         self.train_cfg = groups["train"]

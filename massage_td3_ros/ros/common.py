@@ -86,7 +86,6 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     node = None
     try:
         node = make_node()
-        route_package_logging(node)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         # From here on an interrupt always reaches close() (the agent saves a checkpoint).

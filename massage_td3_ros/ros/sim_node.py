@@ -39,6 +39,7 @@ from massage_td3_ros.ros.common import (
     MONITOR_QOS,
     RELIABLE_QOS,
     final_log,
+    route_package_logging,
     run_node,
     steady_clock,
 )
@@ -74,6 +75,7 @@ class MassageSimNode(Node):
                  parameter_overrides: list[Parameter] | None = None) -> None:
         super().__init__("massage_sim", context=context,
                          parameter_overrides=parameter_overrides or [])
+        route_package_logging(self)  # the learner's and env's messages as this node's
         groups = declare_and_read(self, NODE_GROUPS["massage_sim"])
         self.sim_cfg, self.env_cfg = groups["sim"], groups["env"]
         from massage_td3_ros.env import MassageEnv  # PyBullet: only when a sim is wanted

@@ -68,8 +68,8 @@ class RunLogger:
                 from torch.utils.tensorboard import SummaryWriter
                 self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
             except ImportError:
-                LOG.warning("tensorboard is not installed: logging to CSV only "
-                            "(pip install tensorboard)")
+                _warn_once("tensorboard is not installed: logging to CSV only "
+                           "(pip install tensorboard)")
 
     def _scalars(self, group: str, row: Mapping[str, float], step: int,
                  skip: tuple[str, ...]) -> None:
@@ -125,3 +125,13 @@ class RunLogger:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    """A warning that repeats nothing new when several loggers start in one process."""
+    if text not in _warned:
+        _warned.add(text)
+        LOG.warning(text)
