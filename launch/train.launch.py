@@ -78,18 +78,21 @@ def _nodes(context):
     namespace = value("namespace").strip("/")
     sim_time = value("use_sim_time").lower() in ("true", "1", "yes")
     clock_args = ["-p", f"use_sim_time:={'true' if sim_time else 'false'}"]
+
+    def node_arguments(node: str, extra=()) -> list:
+        # The file first, then the overrides: rcl lets the later value win, and launch_ros
+        # would put a `parameters=` file after `ros_arguments`.
+        return ["--params-file", config, *ros_parameter_arguments(overrides[node]), *extra]
     # /clock is absolute in every use_sim_time node; in a namespace it is that setup's.
     remap_clock = [("/clock", "clock")]
 
     sim = Node(
         package=PACKAGE, executable="massage_sim", name="massage_sim", namespace=namespace,
-        output="screen", parameters=[config],
-        ros_arguments=ros_parameter_arguments(overrides[SIM]),
+        output="screen", ros_arguments=node_arguments(SIM),
         condition=IfCondition(LaunchConfiguration("use_sim")))
     agent = Node(
         package=PACKAGE, executable="td3_agent", name="td3_agent", namespace=namespace,
-        output="screen", parameters=[config],
-        ros_arguments=ros_parameter_arguments(overrides[AGENT]) + clock_args,
+        output="screen", ros_arguments=node_arguments(AGENT, clock_args),
         remappings=remap_clock, sigterm_timeout=AGENT_STOP_TIMEOUT_S)
     actions = [
         sim, agent,

@@ -85,21 +85,22 @@ def test_every_source_folder_is_a_regular_package():
         "out of every non-editable install (colcon build, wheel)")
 
 
-# Run in a child process whose PYTHONPATH names an install: imports every module the
-# source tree has (argv[1], JSON) and every one pkgutil finds in the installed package,
-# and reports where each came from. Importing must not start ROS (checked: rclpy.ok()).
+# Run in a child process whose PYTHONPATH names an install: imports the package
+# (argv[1]), every module the source tree has (argv[2], JSON) and every one pkgutil finds
+# in the installed package, and reports where each came from. Importing must not start
+# ROS (checked: rclpy.ok()).
 _IMPORT_EVERY_MODULE = r"""
 import importlib, json, pkgutil, sys, traceback
-expected = json.loads(sys.argv[1])
+top, expected = sys.argv[1], json.loads(sys.argv[2])
 report = {"files": {}, "errors": {}, "walked": []}
 def note_error(name):
     report["errors"][name] = traceback.format_exc(limit=-1).strip().splitlines()[-1]
 try:
-    package = importlib.import_module(expected[0])
+    package = importlib.import_module(top)
     report["walked"] = [m.name for m in pkgutil.walk_packages(
-        package.__path__, package.__name__ + ".", onerror=note_error)]
+        package.__path__, top + ".", onerror=note_error)]
 except Exception:
-    note_error(expected[0])
+    note_error(top)
 for name in sorted(set(expected) | set(report["walked"])):
     try:
         report["files"][name] = importlib.import_module(name).__file__
@@ -114,7 +115,7 @@ print("REPORT " + json.dumps(report))
 def _check_imports_from(site: Path, expected: list[str], env: dict, cwd: Path) -> None:
     """Every ``expected`` module imports in a fresh interpreter with ``env`` (whose
     PYTHONPATH puts ``site`` first) from under ``site``; failures name the modules."""
-    result = subprocess.run([sys.executable, "-P", "-c", _IMPORT_EVERY_MODULE,
+    result = subprocess.run([sys.executable, "-P", "-c", _IMPORT_EVERY_MODULE, PACKAGE,
                              json.dumps(expected)], env=env, cwd=cwd, capture_output=True,
                             text=True, timeout=120)
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
@@ -128,7 +129,7 @@ def _check_imports_from(site: Path, expected: list[str], env: dict, cwd: Path) -
     outside = {name: file for name, file in report["files"].items()
                if not Path(file).resolve().is_relative_to(site.resolve())}
     assert not outside, f"modules loaded from outside the install at {site}: {outside}"
-    not_walked = sorted(set(expected) - set(report["walked"]) - {expected[0]})
+    not_walked = sorted(set(expected) - set(report["walked"]) - {PACKAGE})
     assert not not_walked, f"pkgutil does not find {not_walked} in the install at {site}"
     assert not report["ros_started"], "importing the package initialised rclpy"
 
@@ -138,8 +139,9 @@ def _sourced_environment(setup_script: Path, cwd: Path) -> dict:
     wheels (their ament index lies under sys.prefix) as the underlay."""
     base = dict(os.environ)
     underlay = [p for p in base.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    base["AMENT_PREFIX_PATH"] = os.pathsep.join(underlay + [sys.prefix] * (
-        sys.prefix not in underlay))
+    if sys.prefix not in underlay:
+        underlay.append(sys.prefix)
+    base["AMENT_PREFIX_PATH"] = os.pathsep.join(underlay)
     result = subprocess.run(["bash", "-c", 'source "$1" && env -0', "bash", str(setup_script)],
                             env=base, cwd=cwd, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
@@ -205,8 +207,9 @@ def test_colcon_install_imports_every_module_from_the_install(colcon_workspace, 
         env=installed_env, cwd=colcon_workspace, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, (
         f"{PACKAGE}.ros.sim_node does not import from the colcon install:\n{result.stderr}")
-    loaded = Path(result.stdout.strip().splitlines()[-1])
-    assert loaded.is_relative_to(site), f"{PACKAGE}.ros.sim_node loaded from {loaded}"
+    loaded = Path(result.stdout.strip().splitlines()[-1]).resolve()
+    assert loaded.is_relative_to(site.resolve()), (
+        f"{PACKAGE}.ros.sim_node loaded from {loaded}, not from the install at {site}")
     _check_imports_from(site, _source_modules(colcon_workspace / "src" / PACKAGE),
                         installed_env, colcon_workspace)
 
@@ -248,8 +251,8 @@ def test_colcon_installed_nodes_exchange_states_and_actions(colcon_workspace, in
             counts[key] += 1
         return callback
 
-    probe.create_subscription(Float64MultiArray, "/massage/state", count("state"), qos)
-    probe.create_subscription(Vector3Stamped, "/massage/action", count("action"), qos)
+    states = probe.create_subscription(Float64MultiArray, "/massage/state", count("state"), qos)
+    actions = probe.create_subscription(Vector3Stamped, "/massage/action", count("action"), qos)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(probe)
 
@@ -269,21 +272,31 @@ def test_colcon_installed_nodes_exchange_states_and_actions(colcon_workspace, in
         return "".join(f"--- {path.name}:\n{path.read_text(errors='replace')}\n"
                        for path in logs[name])
 
+    def spin_until(condition, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
     sim = agent = None
     try:
-        sim = start("massage_sim", [])
+        # The agent first, and the sim only once the probe is matched to the agent's
+        # action publisher: the lock-step run takes well under a second, and a probe
+        # still in discovery when it starts would see few or no actions.
         agent = start("td3_agent", [arg for item in agent_overrides for arg in ("-p", item)])
-        deadline = time.monotonic() + 75.0
-        while agent.poll() is None and sim.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        assert sim.poll() is None, f"massage_sim exited early:\n{output('massage_sim')}"
-        assert agent.poll() is not None, (
+        assert spin_until(lambda: actions.get_publisher_count() > 0 or agent.poll() is not None,
+                          60.0) and agent.poll() is None, (
+            f"td3_agent did not come up (exit code {agent.poll()}):\n{output('td3_agent')}")
+        sim = start("massage_sim", [])
+        assert spin_until(lambda: agent.poll() is not None or sim.poll() is not None, 75.0), (
             f"td3_agent still running after 75 s:\n{output('td3_agent')}")
+        assert sim.poll() is None, f"massage_sim exited early:\n{output('massage_sim')}"
         assert agent.returncode == 0, (
             f"td3_agent exited {agent.returncode}:\n{output('td3_agent')}")
-        settle = time.monotonic() + 0.3  # the last messages in flight
-        while time.monotonic() < settle:
-            executor.spin_once(timeout_sec=0.02)
+        # The sim re-sends its unanswered state every 0.25 s, so a probe that matched the
+        # sim late still hears it.
+        spin_until(lambda: states.get_publisher_count() > 0 and counts["state"] > 0, 10.0)
+        spin_until(lambda: False, 0.3)  # the last messages in flight
 
         sim.send_signal(signal.SIGINT)
         try:

@@ -53,9 +53,14 @@ def test_train_launch_starts_both_nodes_and_sim_is_optional():
     ours = [n for n in nodes if any(kw.arg == "package" and ast.unparse(kw.value) == "PACKAGE"
                                     for kw in n.keywords)]
     for node in ours:
-        parameters = next(kw.value for kw in node.keywords if kw.arg == "parameters")
-        assert ast.unparse(parameters) == "[config]"
-        assert any(kw.arg == "ros_arguments" for kw in node.keywords)
+        # The file and its overrides in one ordered list (the later value wins in rcl;
+        # launch_ros would append a `parameters=` file after ros_arguments).
+        keywords = {kw.arg: ast.unparse(kw.value) for kw in node.keywords}
+        assert "parameters" not in keywords and keywords["ros_arguments"].startswith(
+            "node_arguments(")
+    function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+                    and n.name == "node_arguments")
+    assert ast.unparse(function.body[-1]).startswith("return ['--params-file', config, *")
 
 
 def test_launcher_node_command_and_environment(monkeypatch):

@@ -13,7 +13,6 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import uninstall_signal_handlers
 
 # Reliable, shallow: state, action and reward must not be lost, and a deep queue would
 # only hide a stalled peer. (Visualisation streams use sensor-data QoS instead.)
@@ -82,13 +81,13 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     when the node cannot start (a bad parameter or checkpoint: ValueError); 130 when
     interrupted before it was built.
     """
+    _stop_gently_on_signals(name)  # before rclpy.init: rclpy's handlers chain to it
     rclpy.init(args=args)
     node = None
     try:
         node = make_node()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        # From here on an interrupt always reaches close() (the agent saves a checkpoint).
         node.get_logger().info("running")
         finished = getattr(node, "finished", None)
         if finished is not None:
@@ -102,26 +101,34 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
             raise
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        if node is None:
-            return 130
+    except ExternalShutdownException:
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # Stopped by a signal while building the node, or a callback that was running
+        # when the context shut down (e.g. publishing on it): a shutdown, not a crash.
     finally:
         if node is not None:
-            _defer_signals(node.get_name())
             node.close()
             node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return 0 if node is not None else 130
 
 
-def _defer_signals(name: str) -> None:
-    """From here on SIGINT and SIGTERM are logged, not obeyed: a second Ctrl-C, or the
-    SIGINT that a non-interactive ``ros2 launch`` forwards to a process group already
-    interrupted, must not cut the final checkpoint in half. (SIGKILL still ends it.)"""
-    uninstall_signal_handlers()
+def _stop_gently_on_signals(name: str) -> None:
+    """SIGINT and SIGTERM never raise inside the process: rclpy's own handlers (installed
+    by rclpy.init, on top of these) shut the context down, the executor returns and the
+    node's close() writes its files. A further signal while that runs (a second Ctrl-C,
+    or the SIGINT a non-interactive ``ros2 launch`` forwards to a process group it has
+    already interrupted) is logged, never obeyed, so no final checkpoint is cut in half.
+    SIGKILL still ends the process."""
+    received = []
 
     def note(signum: int, frame) -> None:
-        print(f"[{name}] {signal.Signals(signum).name} while shutting down: finishing the "
-              "final checkpoint and logs first", file=sys.stderr)
+        received.append(signum)
+        if len(received) > 1:
+            print(f"[{name}] {signal.Signals(signum).name} while shutting down: finishing "
+                  "the final checkpoint and logs first", file=sys.stderr)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, note)
