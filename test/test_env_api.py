@@ -9,8 +9,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import massage_td3_ros  # noqa: F401  (registers MassageEnv-v0)
-from massage_td3_ros.env import OBS_DIM, STEP_INFO_KEYS, observation_labels
+from massage_td3_ros.env import OBS_DIM, STEP_INFO_KEYS, EnvConfig, observation_labels
+from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.evaluation.controllers import PathController
+from massage_td3_ros.evaluation.evaluate import evaluate, run_episode
+
+SHORT = EnvConfig(episode_time_s=0.5)  # 15 control steps
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,84 @@ def test_gymnasium_make_works():
     obs, *_ = env.step(env.action_space.sample())
     assert env.observation_space.contains(obs)
     env.close()
+
+
+def run_to_end(env, seed=0):
+    """Zero actions from a reset to the episode's end: (steps, every step's outcome)."""
+    env.reset(seed=seed)
+    outcomes = []
+    while not outcomes or not (outcomes[-1][1] or outcomes[-1][2]):
+        _, reward, terminated, truncated, info = env.step(np.zeros(3, dtype=np.float32))
+        outcomes.append((reward, terminated, truncated, info))
+    return len(outcomes), outcomes
+
+
+def test_registration_declares_the_default_time_limit():
+    steps = EnvConfig().max_episode_steps
+    assert gymnasium.spec(MASSAGE_ENV_ID).max_episode_steps == steps == 600
+    env = gymnasium.make(MASSAGE_ENV_ID)
+    assert env.spec.max_episode_steps == steps
+    env.close()
+
+
+def test_time_limit_and_env_truncation_end_the_default_episode_on_the_same_step():
+    env = gymnasium.make(MASSAGE_ENV_ID)
+    length, outcomes = run_to_end(env)
+    assert length == EnvConfig().max_episode_steps
+    assert not any(terminated or truncated for _, terminated, truncated, _ in outcomes[:-1])
+    _, terminated, truncated, info = outcomes[-1]
+    assert truncated and not terminated
+    # Only the env's own end adds its metrics: it truncated on this step too.
+    assert info["episode_metrics"]["steps"] == length
+    env.close()
+
+
+@pytest.mark.parametrize("how", ["config", "override"])
+def test_another_episode_length_goes_to_make_with_max_episode_steps(how):
+    steps = SHORT.max_episode_steps
+    kwargs = {"config": SHORT} if how == "config" else {"episode_time_s": SHORT.episode_time_s}
+    env = gymnasium.make(MASSAGE_ENV_ID, max_episode_steps=steps, **kwargs)
+    assert env.spec.max_episode_steps == steps == 15
+    length, outcomes = run_to_end(env)
+    assert length == steps and outcomes[-1][2] and not outcomes[-1][1]
+    assert outcomes[-1][3]["episode_metrics"]["steps"] == steps
+    env.close()
+
+
+def test_a_time_limit_shorter_than_the_config_is_caught_by_evaluation():
+    """gymnasium.make cannot see the config's length: a TimeLimit that cuts the episode
+    before the env's own end leaves no metrics, and run_episode says why."""
+    env = gymnasium.make(MASSAGE_ENV_ID, config=SHORT, max_episode_steps=5)
+    with pytest.raises(RuntimeError, match="max_episode_steps"):
+        run_episode(env, PathController(), 0, "along_spine", "forward")
+    env.close()
+
+
+def test_record_episode_statistics_wraps_the_env():
+    steps = SHORT.max_episode_steps
+    env = gymnasium.wrappers.RecordEpisodeStatistics(
+        gymnasium.make(MASSAGE_ENV_ID, config=SHORT, max_episode_steps=steps))
+    length, outcomes = run_to_end(env)
+    info = outcomes[-1][3]
+    assert length == steps
+    assert info["episode"]["l"] == steps
+    assert info["episode"]["r"] == pytest.approx(sum(reward for reward, *_ in outcomes))
+    assert info["episode_metrics"]["steps"] == steps
+    env.close()
+
+
+def test_evaluate_gives_the_same_results_on_a_wrapped_env():
+    bare = MassageEnv(SHORT)
+    wrapped = gymnasium.wrappers.RecordEpisodeStatistics(
+        gymnasium.make(MASSAGE_ENV_ID, config=SHORT, max_episode_steps=SHORT.max_episode_steps))
+    plain = evaluate(PathController(), episodes=2, env=bare, keep_traces=False)
+    recorded = evaluate(PathController(), episodes=2, env=wrapped, keep_traces=False)
+    assert recorded["aggregate"] == plain["aggregate"]
+    assert [e["metrics"] for e in recorded["episodes"]] == \
+        [e["metrics"] for e in plain["episodes"]]
+    assert all(e["metrics"]["steps"] == SHORT.max_episode_steps for e in recorded["episodes"])
+    bare.close()
+    wrapped.close()
 
 
 @pytest.mark.parametrize("action, problem", [

@@ -86,7 +86,7 @@ def test_over_force_terminates_as_unsafe_with_a_large_penalty():
     assert info["over_force"] == 1.0
     assert info["reward_terms"]["unsafe"] == -env.config.reward_unsafe_penalty
     assert reward < -50
-    assert info["episode"]["over_force_steps"] == 1.0
+    assert info["episode_metrics"]["over_force_steps"] == 1.0
     env.close()
 
 
@@ -115,6 +115,7 @@ def test_time_limit_truncates_without_terminating():
         _, _, terminated, truncated, info = env.step(np.array([0.0, 0.0, -0.2]))
         assert not terminated
         assert truncated == (step == 30)
-    assert info["episode"]["steps"] == 30
-    assert 0.0 < info["episode"]["in_band_fraction"] <= 1.0
+    assert info["episode_metrics"]["steps"] == 30
+    assert 0.0 < info["episode_metrics"]["in_band_fraction"] <= 1.0
+    assert "episode" not in info  # RecordEpisodeStatistics' / SB3 Monitor's key
     env.close()

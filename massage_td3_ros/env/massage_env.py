@@ -153,7 +153,8 @@ class MassageEnv(gymnasium.Env):
             info["over_force"] = 1.0  # also when only the substep peak crossed the limit
         self.metrics.add(info)
         if terminated or truncated:
-            info["episode"] = self.metrics.summary()
+            # Not "episode": gymnasium's RecordEpisodeStatistics and SB3's Monitor own it.
+            info["episode_metrics"] = self.metrics.summary()
         if self.render_mode == "human":
             self.render()
         return obs, float(reward), terminated, truncated, info

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from massage_td3_ros.env.config import EnvConfig
-from massage_td3_ros.env.episode import EVAL_CASES
+from massage_td3_ros.env.episode import evaluation_episode
 from massage_td3_ros.evaluation.controllers import Controller
 
-CASES: tuple[tuple[str, str], ...] = EVAL_CASES
 TRACE_KEYS = ("force_n", "target_force_n", "in_band", "path_progress", "lateral_error_m")
 
 # Aggregate names, their table headings and formats (the order of the printed table).
@@ -43,12 +42,14 @@ class EpisodeResult:
     trace: dict[str, list[float]] = field(default_factory=dict)
 
 
-def episode_cases(episodes: int, seed: int, cases: Sequence[tuple[str, str]] = CASES
-                  ) -> list[tuple[int, str, str]]:
-    """(reset seed, stroke, direction) of each evaluation episode."""
+def episode_cases(episodes: int, seed: int) -> list[tuple[int, str, str]]:
+    """(reset seed, stroke, direction) of each evaluation episode (env.episode's
+    fixed evaluation episodes, which the ROS sim runs too)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    return [(seed + index, *cases[index % len(cases)]) for index in range(episodes)]
+    cases = [evaluation_episode(seed, index) for index in range(episodes)]
+    return [(reset_seed, options["stroke"], options["direction"])
+            for reset_seed, options in cases]
 
 
 def run_episode(env, controller: Controller, seed: int, stroke: str, direction: str,
@@ -56,20 +57,26 @@ def run_episode(env, controller: Controller, seed: int, stroke: str, direction: 
     """One episode of ``controller`` on ``env``; ``frame_callback(env, info)`` after
     the reset and each step (for rendering)."""
     obs, info = env.reset(seed=seed, options={"stroke": stroke, "direction": direction})
-    controller.reset(env)
+    massage = env.unwrapped  # controllers read the env itself, under any wrapper
+    controller.reset(massage)
     trace: dict[str, list[float]] = {key: [] for key in TRACE_KEYS} if keep_trace else {}
     if frame_callback is not None:
         frame_callback(env, info)
     total, done = 0.0, False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(controller.act(obs, env))
+        obs, reward, terminated, truncated, info = env.step(controller.act(obs, massage))
         total += float(reward)
         done = terminated or truncated
         for key in trace:
             trace[key].append(float(info[key]))
         if frame_callback is not None:
             frame_callback(env, info)
-    return EpisodeResult(seed, stroke, direction, total, dict(info["episode"]), trace)
+    if "episode_metrics" not in info:
+        raise RuntimeError(
+            "the episode ended without MassageEnv's info['episode_metrics']: a wrapper "
+            "(e.g. gymnasium.make's TimeLimit) truncated it before the env's own end; give "
+            "gymnasium.make max_episode_steps=config.max_episode_steps")
+    return EpisodeResult(seed, stroke, direction, total, dict(info["episode_metrics"]), trace)
 
 
 def aggregate(results: Sequence[EpisodeResult]) -> dict[str, float]:
@@ -99,8 +106,8 @@ def aggregate_metrics(returns: Sequence[float], metrics: Sequence[dict[str, floa
 
 
 def evaluate(controller: Controller, episodes: int = 4, seed: int = 0,
-             env_config: EnvConfig | None = None, env=None, keep_traces: bool = True,
-             cases: Sequence[tuple[str, str]] = CASES) -> dict:
+             env_config: EnvConfig | None = None, env=None, keep_traces: bool = True
+             ) -> dict:
     """Evaluate ``controller``; returns {"controller", "aggregate", "episodes"}.
 
     ``episodes`` cycle through ``cases``; pass ``env`` to reuse one (else one is made
@@ -112,7 +119,7 @@ def evaluate(controller: Controller, episodes: int = 4, seed: int = 0,
     env = env if env is not None else MassageEnv(env_config)
     try:
         results = [run_episode(env, controller, s, stroke, direction, keep_traces)
-                   for s, stroke, direction in episode_cases(episodes, seed, cases)]
+                   for s, stroke, direction in episode_cases(episodes, seed)]
     finally:
         if own_env:
             env.close()

@@ -81,7 +81,7 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     when the node cannot start (a bad parameter or checkpoint: ValueError); 130 when
     interrupted before it was built.
     """
-    _stop_gently_on_signals(name)  # before rclpy.init: rclpy's handlers chain to it
+    _stop_gently_on_signals(name)  # before rclpy.init: rclpy's handlers chain to these
     rclpy.init(args=args)
     node = None
     try:
@@ -113,6 +113,11 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
             node.close()
             node.destroy_node()
         rclpy.try_shutdown()
+        # Everything is written; interpreter teardown would put back the fatal default
+        # handlers, and the signals ros2 launch keeps sending must not turn a clean
+        # exit into "died from SIGINT".
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     return 0 if node is not None else 130
 
 
