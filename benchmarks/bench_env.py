@@ -1,24 +1,64 @@
 """Env steps per second with the full scene in DIRECT mode (resets included).
 
-    .venv/bin/python benchmarks/bench_env.py [--steps 6000] [--randomize]
+    .venv/bin/python benchmarks/bench_env.py [--steps 6000] [--randomize] [--quick]
 
-The measurement lives in massage_td3_ros.evaluation.bench (also used by
-``massage-td3 bench``): gentle noisy pressing, so episodes run to the time limit.
+Gentle noisy pressing, so episodes run to the time limit. Also a row of
+``benchmarks/bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
-from massage_td3_ros.evaluation.bench import env_steps_per_second
+import numpy as np
+
+# --quick: tiny counts (a smoke test, not a figure); bench.py --quick uses them too.
+QUICK = {"steps": 200, "warmup": 10}
+
+
+def env_steps_per_second(steps: int = 6000, randomize: bool = False, warmup: int = 100,
+                         seed: int = 0) -> dict[str, float]:
+    """Steps/s of MassageEnv in DIRECT mode, resets included.
+
+    The actions hold the tool 6 mm deeper than the path with some noise (a plausible
+    early-training policy, in either action mode), so episodes run to the time limit
+    rather than ending at once on over-force.
+    """
+    from massage_td3_ros.env.massage_env import MassageEnv
+
+    env = MassageEnv(randomize=randomize)
+    rng = np.random.default_rng(seed)
+    deeper = np.array([0.0, 0.0, -0.006])
+    try:
+        env.reset(seed=seed)
+        for _ in range(warmup):  # caches, first contacts
+            env.step(env.action_toward(deeper))
+        done_steps = resets = 0
+        start = time.perf_counter()
+        while done_steps < steps:
+            action = np.clip(env.action_toward(deeper) + rng.normal(0.0, 0.3, 3), -1, 1)
+            _, _, terminated, truncated, _ = env.step(action)
+            done_steps += 1
+            if terminated or truncated:
+                env.reset()
+                resets += 1
+        elapsed = time.perf_counter() - start
+        substeps = env.config.substeps
+    finally:
+        env.close()
+    return {"steps": float(done_steps), "resets": float(resets), "seconds": elapsed,
+            "steps_per_s": done_steps / elapsed, "physics_substeps": float(substeps)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--randomize", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="tiny counts (a smoke test)")
     args = parser.parse_args()
-    result = env_steps_per_second(steps=args.steps, randomize=args.randomize)
+    counts = QUICK if args.quick else {"steps": args.steps}
+    result = env_steps_per_second(randomize=args.randomize, **counts)
     print(f"{result['steps']:.0f} env steps ({result['physics_substeps']:.0f} physics steps "
           f"each, {result['resets']:.0f} resets) in {result['seconds']:.2f} s: "
           f"{result['steps_per_s']:.0f} env steps/s")

@@ -28,15 +28,10 @@ import gymnasium as gym
 import numpy as np
 
 from massage_td3_ros.config import Config, parse_overrides
+from massage_td3_ros.env.episode import episode_seed
 from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.checkpoint import checkpoint_path, load_checkpoint
-from massage_td3_ros.training.trainer import (
-    EVAL_SEED_OFFSET,
-    episode_return,
-    episode_seed,
-    evaluate,
-    train,
-)
+from massage_td3_ros.training.trainer import EVAL_SEED_OFFSET, episode_return, evaluate, train
 
 ENV_ID = "Pendulum-v1"
 SEED_GOAL, MEAN_GOAL = -200.0, -165.0

@@ -91,13 +91,6 @@ def _add_render(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--direction", choices=("forward", "reverse"), default="forward")
 
 
-def _add_bench(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="tiny counts (a smoke test)")
-    parser.add_argument("--no-ros", action="store_true",
-                        help="skip the rows that start ROS 2 nodes")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
-
-
 # name -> (module with run(args) -> int, help text, argument definer)
 SUBCOMMANDS = {
     "train": ("massage_td3_ros.commands.train",
@@ -111,8 +104,6 @@ SUBCOMMANDS = {
     "render": ("massage_td3_ros.commands.render",
                "record one evaluation episode headless to a GIF with the force drawn",
                _add_render),
-    "bench": ("massage_td3_ros.commands.bench",
-              "speed: env steps/s, TD3 updates/s, ROS latency and lock-step rate", _add_bench),
 }
 
 

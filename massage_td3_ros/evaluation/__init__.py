@@ -1,2 +1,2 @@
-"""Evaluation of controllers on MassageEnv: baselines, the learned policy, metrics,
-rendering and speed benchmarks (ROS-free)."""
+"""Evaluation of controllers on MassageEnv: baselines, the learned policy, metrics and
+rendering (ROS-free). Speed benchmarks live in the checkout's benchmarks/ folder."""
