@@ -3,14 +3,17 @@
 Every field of a group dataclass (made with :func:`massage_td3_ros.params.param`)
 becomes one ROS parameter ``<group>.<field>`` whose descriptor carries the field's
 description and, where the field has a range, an IntegerRange / FloatingPointRange.
-Parameters are declared explicitly, never from overrides, so a misspelled name in a
-parameter file is not silently accepted; they are read-only because the nodes read
-them once, at start-up.
+Parameters are declared explicitly, never from overrides, and any override a node
+receives for a name it did not declare stops it at start-up (``ros2 run``, ``ros2
+launch`` and ``massage-td3 launch`` alike), so a misspelled name in a parameter file is
+never silently ignored; they are read-only because the nodes read them once, at
+start-up.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -85,8 +88,29 @@ def read_group(node: Node, group: str, cls: type[T]) -> T:
     return from_dict(cls, values)
 
 
+def refuse_unknown_overrides(node: Node) -> None:
+    """Raise ValueError naming every parameter given to ``node`` (parameter file, -p) that
+    it never declared, with the nearest declared name."""
+    # rclpy keeps the overrides it received for this node (files and -p, already
+    # filtered by node name) in this attribute; there is no public accessor.
+    given = getattr(node, "_parameter_overrides", {})
+    unknown = sorted(name for name in given
+                     if not node.has_parameter(name) and not name.startswith("qos_overrides."))
+    if not unknown:
+        return
+    declared = sorted(node.list_parameters([], 0).names)  # depth 0: every name
+    hints = []
+    for name in unknown:
+        nearest = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {nearest[0]!r}?)" if nearest else ""))
+    raise ValueError(f"unknown parameter(s) for node {node.get_fully_qualified_name()}: "
+                     f"{', '.join(hints)}")
+
+
 def declare_and_read(node: Node, groups: Mapping[str, type]) -> dict[str, Any]:
-    """Declare every group then read each one back: ``{group: dataclass instance}``."""
+    """Declare every group, refuse overrides of undeclared names, then read each group
+    back: ``{group: dataclass instance}``."""
     for group, cls in groups.items():
         declare_group(node, group, cls)
+    refuse_unknown_overrides(node)
     return {group: read_group(node, group, cls) for group, cls in groups.items()}

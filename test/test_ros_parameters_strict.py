@@ -1,0 +1,41 @@
+"""A node started the way `ros2 run` / `ros2 launch` start it refuses a parameter it
+does not declare (a misspelled key in the file or on the command line), by name."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from massage_td3_ros.config import Config, config_to_dict
+
+
+def _start(module: str, *ros_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", f"massage_td3_ros.ros.{module}",
+                           "--ros-args", *ros_args], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("node, group, bad, meant", [
+    ("massage_sim", "env", "target_forse_n", "env.target_force_n"),
+    ("td3_agent", "train", "total_stepz", "train.total_steps"),
+])
+def test_a_misspelled_key_in_the_parameter_file_stops_the_node(tmp_path, node, group, bad,
+                                                               meant):
+    document = config_to_dict(Config())
+    document[node]["ros__parameters"][group][bad] = 35.0
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(document))
+    module = {"massage_sim": "sim_node", "td3_agent": "agent_node"}[node]
+    run_folder = ["-p", f"agent.run_folder:={tmp_path / 'run'}"] if module == "agent_node" else []
+    result = _start(module, "--params-file", str(params), *run_folder)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        f"unknown parameter(s) for node /{node}: '{group}.{bad}' (did you mean '{meant}'?)")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_misspelled_command_line_override_stops_the_node():
+    result = _start("sim_node", "-p", "sim.moed:=realtime")
+    assert result.returncode == 2
+    assert "'sim.moed' (did you mean 'sim.mode'?)" in result.stderr
