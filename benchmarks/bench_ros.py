@@ -1,5 +1,5 @@
 """Lock-step steps/s through ROS 2 (massage_sim + td3_agent, two processes over DDS)
-against the in-process loop (MassageEnv -> OnlineLearner), same env, same policy;
+against the in-process loop (MassageEnv -> training Session), same env, same policy;
 without training and with one gradient update per step. Also the latencies a real
 arm would feel: action -> next state (sim round trip) and state -> action (agent).
 
@@ -26,8 +26,7 @@ import yaml
 from massage_td3_ros.config import Config, config_to_dict
 from massage_td3_ros.ros import launcher
 
-os.environ.update({k: v for k, v in launcher.ros_environment().items()
-                   if k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID")})
+os.environ.update(launcher.ros_environment())  # the probe here and the nodes it starts
 
 # --quick: tiny counts (a smoke test, not a figure); bench.py --quick uses them too.
 QUICK = {"steps": 40, "warmup": 10}
@@ -55,20 +54,21 @@ def in_process_rate(config: Config, warmup: int, steps: int) -> float:
     from massage_td3_ros.env import MassageEnv
     from massage_td3_ros.env.episode import episode_seed
     from massage_td3_ros.env.observation import OBS_DIM, OBS_LAYOUT
-    from massage_td3_ros.training.learner import OnlineLearner, StepState
+    from massage_td3_ros.training.session import Session
+    from massage_td3_ros.training.step_state import StepState
 
     env = MassageEnv(config.env)
     with tempfile.TemporaryDirectory() as run_dir:
-        learner = OnlineLearner(OBS_DIM, 3, config.td3, config.exploration, config.train,
-                                run_dir, obs_labels=list(OBS_LAYOUT))
+        session = Session(OBS_DIM, 3, config.td3, config.exploration, config.train, run_dir,
+                          obs_labels=list(OBS_LAYOUT))
         obs, _ = env.reset(seed=episode_seed(0, 0))
         state = StepState(obs=obs, episode=0, step=0, first=True)
         episode, step, start = 0, 0, None
         for index in range(warmup + steps):
             if index == warmup:
                 start = time.perf_counter()
-            action = learner.on_state(state)
-            learner.update()  # after every state, as trainer.run_loop and the agent node do
+            action = session.on_state(state)
+            session.update()  # after every state, as trainer.run_loop and the agent node do
             if action is None:
                 episode, step = episode + 1, 0
                 obs, _ = env.reset(seed=episode_seed(0, episode))
@@ -80,7 +80,7 @@ def in_process_rate(config: Config, warmup: int, steps: int) -> float:
                               reward=float(reward), terminated=terminated,
                               truncated=truncated)
         rate = steps / (time.perf_counter() - start)
-        learner.logger.close()
+        session.logger.close()
     env.close()
     return rate
 

@@ -36,7 +36,7 @@ def updates_per_second(updates: int = 1000, obs_dim: int | None = None, act_dim:
     buffer = ReplayBuffer(buffer_rows, obs_dim, act_dim, rng)
     for _ in range(buffer_rows):
         buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, act_dim), rng.normal(),
-                   rng.normal(size=obs_dim), False, False)
+                   rng.normal(size=obs_dim), False)
     agent = TD3(obs_dim, act_dim, config)
     for _ in range(warmup):
         agent.train(buffer.sample(config.batch_size))

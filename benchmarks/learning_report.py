@@ -16,6 +16,7 @@ from massage_td3_ros.evaluation.controllers import (
     PolicyController,
 )
 from massage_td3_ros.evaluation.evaluate import METRICS, evaluate
+from massage_td3_ros.training.plots import moving_average
 
 LOG = logging.getLogger("learning")
 
@@ -82,15 +83,6 @@ def table(baselines: dict, td3: dict[str, list[dict]], verdicts: dict, args) -> 
     return "\n".join(lines)
 
 
-def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of each value and the up to ``window - 1`` before it (no zero padding, so
-    the first and last points are not pulled towards 0)."""
-    sums = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
-    index = np.arange(1, len(values) + 1)
-    start = np.maximum(index - window, 0)
-    return (sums[index] - sums[start]) / (index - start)
-
-
 def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict, budget_steps: int,
                 target_n: float, band_n: float) -> None:
     """RMS force error and mean force of the training episodes (exploring, 5-episode
@@ -108,7 +100,7 @@ def plot_curves(runs: Path, seeds: list[int], path: Path, baselines: dict, budge
     for axis, (key, label, base_key) in zip(axes, panels):
         values = []
         for steps, columns in curves:
-            smooth = trailing_mean(columns[key], 5)
+            smooth = moving_average(columns[key], 5)
             values.append(np.interp(grid, steps, smooth))
         values = np.array(values)
         axis.plot(grid, values.mean(0), color="C0", label="TD3 training episodes (mean)")
@@ -158,11 +150,7 @@ def plot_force_profile(episodes: dict[str, dict], band_n: float, path: Path) -> 
 
 
 def run_policy(checkpoint: Path, run) -> dict:
-    controller = PolicyController(checkpoint)
-    try:
-        return run(controller)
-    finally:
-        controller.close()
+    return run(PolicyController(checkpoint))
 
 
 def scan_stages(runs: Path, args, baselines: dict, run) -> str:

@@ -29,12 +29,14 @@ import numpy as np
 
 from massage_td3_ros.config import Config, parse_overrides
 from massage_td3_ros.env.episode import episode_seed
-from massage_td3_ros.td3.agent import TD3
-from massage_td3_ros.td3.checkpoint import checkpoint_path, load_checkpoint
-from massage_td3_ros.training.trainer import EVAL_SEED_OFFSET, episode_return, evaluate, train
+from massage_td3_ros.evaluation.evaluate import play
+from massage_td3_ros.td3.checkpoint import checkpoint_path
+from massage_td3_ros.td3.policy import Policy
+from massage_td3_ros.training.trainer import action_scaler, train
 
 ENV_ID = "Pendulum-v1"
 SEED_GOAL, MEAN_GOAL = -200.0, -165.0
+EVAL_SEED_OFFSET = 10_000  # evaluation episodes never reuse a training episode's seed
 
 # The RL Zoo's TD3 settings for Pendulum-v1 (gamma 0.98, lr 1e-3, 400-300 networks,
 # Gaussian noise 0.1, 10,000 random steps first, buffer 200k; it updates once per step
@@ -52,26 +54,38 @@ PENDULUM = {
 }
 
 
-def _policy(run_dir: Path, name: str, config: Config):
-    """Checkpoint ``name``'s deterministic policy (obs -> action in [-1, 1])."""
-    env = gym.make(ENV_ID)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    env.close()
-    agent = TD3(obs_dim, act_dim, config.td3)
-    agent.load_state_dict(load_checkpoint(checkpoint_path(run_dir, name),
-                                          obs_dim, act_dim)["agent"])
-    return agent.select_action
+class ScaledPolicy:
+    """A checkpoint's deterministic policy as an evaluation controller: its action in
+    [-1, 1] scaled to the env's action box, as the trainer sends it."""
+
+    name = "td3"
+
+    def __init__(self, run_dir: Path, name: str) -> None:
+        env = gym.make(ENV_ID)
+        self.scale = action_scaler(env.action_space)
+        self.policy = Policy.load(checkpoint_path(run_dir, name), env.observation_space.shape[0],
+                                  env.action_space.shape[0])
+        env.close()
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        return self.scale(self.policy.act(obs))
 
 
-def drawn_returns(policy, episodes: int, seed: int) -> list[float]:
+def drawn_returns(policy: ScaledPolicy, episodes: int, seed: int) -> list[float]:
     """Returns from starts drawn by the env from the seed (the trainer's evaluation)."""
     env = gym.make(ENV_ID)
-    returns = evaluate(policy, env, episodes, seed=seed)
+    returns = []
+    for index in range(episodes):
+        obs, _ = env.reset(seed=episode_seed(seed + EVAL_SEED_OFFSET, index))
+        returns.append(play(env, policy, obs)[0])
     env.close()
     return returns
 
 
-def stratified_returns(policy, episodes: int) -> list[float]:
+def stratified_returns(policy: ScaledPolicy, episodes: int) -> list[float]:
     """Returns from ``episodes`` starts with the angle evenly spaced over the circle and
     no velocity: the same representative set for every seed, so the score measures the
     policy rather than how hard a seed's few random starts happen to be."""
@@ -82,7 +96,7 @@ def stratified_returns(policy, episodes: int) -> list[float]:
         angle = -np.pi + (index + 0.5) * 2.0 * np.pi / episodes
         env.unwrapped.state = np.array([angle, 0.0])
         obs = np.array([np.cos(angle), np.sin(angle), 0.0], dtype=np.float32)
-        returns.append(episode_return(policy, env, obs))
+        returns.append(play(env, policy, obs)[0])
     env.close()
     return returns
 
@@ -118,10 +132,10 @@ def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = Fa
     run_dir = out / f"seed{seed}"
     if not eval_only:
         run_dir = train(config, steps=steps, seed=seed, out=run_dir, env_id=ENV_ID)
-    final = _policy(run_dir, "final", config)
+    final = ScaledPolicy(run_dir, "final")
     row = {"seed": seed, "drawn": float(np.mean(drawn_returns(final, episodes, seed))),
            "stratified": float(np.mean(stratified_returns(final, episodes))),
-           "best_drawn": float(np.mean(drawn_returns(_policy(run_dir, "best", config),
+           "best_drawn": float(np.mean(drawn_returns(ScaledPolicy(run_dir, "best"),
                                                      episodes, seed))),
            "start_angle": start_difficulty(episodes, seed),
            "seconds": time.monotonic() - start}

@@ -174,6 +174,7 @@ def config_from_dict(document: Mapping[str, Any]) -> Config:
                              f"known: {sorted(node_groups)}")
         for group, cls in node_groups.items():
             groups[group] = from_dict(cls, params.get(group))
+    groups["env"].check()  # combinations no single range can express
     return Config(**groups)
 
 

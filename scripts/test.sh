@@ -5,7 +5,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 cd "$root"
-# Tests that start ROS nodes stay on loopback; conftest.py picks a run-unique domain id.
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# conftest.py keeps every ROS node of the run on loopback, in a run-unique domain.
 export MPLBACKEND=Agg
 exec "$root/.venv/bin/python" -m pytest test "$@"

@@ -9,10 +9,9 @@ bash "$root/scripts/setup.sh"
 run="${RUN_DIR:-$root/runs/main}"
 cli="$root/.venv/bin/massage-td3"
 export MPLBACKEND=Agg
-# Nodes stay on loopback; launch picks a random ROS_DOMAIN_ID unless one is set.
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 
 echo "[train] training through ROS 2 into $run (figures: $run/figures)"
+# launch keeps the nodes on loopback with a run-unique ROS_DOMAIN_ID unless one is set.
 "$cli" launch --out "$run" "$@"
 
 # The final policy is the one the default budget was chosen for (README, Results);

@@ -5,13 +5,14 @@ or in a child process, which inherits the environment) uses them.
 """
 
 import os
-import random
 
 import pytest
 
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-# Unique per run (0-101 are valid); a CI-provided id wins so parallel jobs can be pinned.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
+from massage_td3_ros.ros.launcher import ros_environment  # no rclpy: a plain function
+
+# Loopback, and a domain id unique per run; a CI-provided id wins so parallel jobs can
+# be pinned.
+os.environ.update(ros_environment())
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

@@ -1,13 +1,17 @@
-"""Checkpoints: round trip, size/layout mismatch and corrupt files fail loudly."""
+"""Checkpoints: round trip, size/layout mismatch and corrupt files fail loudly; a Policy
+loads a checkpoint's actor alone."""
 
 import numpy as np
 import pytest
 import torch
 
+from massage_td3_ros.td3 import policy as policy_module
 from massage_td3_ros.td3.checkpoint import CheckpointError, buffer_path, load_checkpoint
 from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
+from massage_td3_ros.td3.policy import Policy
 from massage_td3_ros.training.config import TrainConfig
-from massage_td3_ros.training.learner import OnlineLearner, StepState
+from massage_td3_ros.training.session import Session
+from massage_td3_ros.training.step_state import StepState
 
 TD3_SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=16,
                       torch_threads=1)
@@ -16,33 +20,41 @@ TRAIN = TrainConfig(warmup_steps=20, buffer_size=500, log_tensorboard=False,
 LAYOUT = [("joint_pos", 2), ("force", 1)]
 
 
-def trained_learner(run_dir, obs_dim=3, act_dim=2, layout=LAYOUT, steps=60):
-    learner = OnlineLearner(obs_dim, act_dim, TD3_SMALL, ExplorationConfig(), TRAIN, run_dir,
-                            obs_labels=layout)
+def session(run_dir, obs_dim=3, act_dim=2, layout=LAYOUT, td3=TD3_SMALL, **kwargs):
+    return Session(obs_dim, act_dim, td3, ExplorationConfig(), TRAIN, run_dir,
+                   obs_labels=layout, **kwargs)
+
+
+def actor_weights(run):
+    return [p.clone() for p in run.learner.agent.actor.parameters()]
+
+
+def trained_session(run_dir, obs_dim=3, act_dim=2, layout=LAYOUT, steps=60):
+    trained = session(run_dir, obs_dim, act_dim, layout)
     rng = np.random.default_rng(0)
     for step in range(steps + 1):
         state = StepState(obs=rng.normal(size=obs_dim).astype(np.float32), episode=0,
                           step=step, first=step == 0, reward=float(rng.normal()),
                           truncated=step == steps)
-        learner.on_state(state)
-        learner.update()
-    return learner
+        trained.on_state(state)
+        trained.update()
+    return trained
 
 
 def test_round_trip_restores_weights_counters_and_buffer(tmp_path):
-    learner = trained_learner(tmp_path / "a")
-    assert learner.updates > 0 and learner.episodes == 1
-    path = learner.save_checkpoint("latest")
+    trained = trained_session(tmp_path / "a")
+    assert trained.learner.updates > 0 and trained.episodes == 1
+    path = trained.save_checkpoint("latest")
     assert path.is_file() and buffer_path(path).is_file()
     assert not list(path.parent.glob("*.tmp"))
-    other = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "b",
-                          obs_labels=LAYOUT)
+    other = session(tmp_path / "b")
     other.load_checkpoint(path)
-    for mine, theirs in zip(learner.agent.state_dict()["actor"].values(),
-                            other.agent.state_dict()["actor"].values()):
+    for mine, theirs in zip(actor_weights(trained), actor_weights(other)):
         assert torch.equal(mine, theirs)
-    assert other.counters() == learner.counters()
-    assert len(other.buffer) == len(learner.buffer) == 60
+    obs = np.ones(3, dtype=np.float32)
+    assert np.array_equal(other.learner.policy.act(obs), trained.learner.policy.act(obs))
+    assert other.counters() == trained.counters()
+    assert len(other.learner.buffer) == len(trained.learner.buffer) == 60
     meta = load_checkpoint(path)["meta"]
     assert meta["obs_labels"] == [["joint_pos", 2], ["force", 1]]
     assert meta["config"]["td3"]["actor_hidden"] == [16, 16]
@@ -51,11 +63,10 @@ def test_round_trip_restores_weights_counters_and_buffer(tmp_path):
 
 
 def test_run_folder_latest_resumes_automatically(tmp_path):
-    learner = trained_learner(tmp_path)
-    learner.save_checkpoint("latest")
-    resumed = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path,
-                            obs_labels=LAYOUT)
-    assert resumed.env_steps == 60 and resumed.updates == learner.updates
+    trained = trained_session(tmp_path)
+    trained.save_checkpoint("latest")
+    resumed = session(tmp_path)
+    assert resumed.env_steps == 60 and resumed.learner.updates == trained.learner.updates
 
 
 @pytest.mark.parametrize("obs_dim, act_dim, layout, message", [
@@ -64,25 +75,26 @@ def test_run_folder_latest_resumes_automatically(tmp_path):
     (3, 2, [("joint_pos", 1), ("force", 2)], "observation layout mismatch"),
 ])
 def test_mismatch_errors_name_the_mismatch(tmp_path, obs_dim, act_dim, layout, message):
-    path = trained_learner(tmp_path / "a").save_checkpoint("latest")
-    other = OnlineLearner(obs_dim, act_dim, TD3_SMALL, ExplorationConfig(), TRAIN,
-                          tmp_path / "b", obs_labels=layout)
-    before = [p.clone() for p in other.agent.actor.parameters()]
+    path = trained_session(tmp_path / "a").save_checkpoint("latest")
+    other = session(tmp_path / "b", obs_dim, act_dim, layout)
+    before = actor_weights(other)
     with pytest.raises(CheckpointError, match=message):
         other.load_checkpoint(path)
-    assert all(torch.equal(a, b) for a, b in zip(before, other.agent.actor.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, actor_weights(other)))
+    with pytest.raises(CheckpointError, match=message):
+        Policy.load(path, obs_dim, act_dim, layout)
 
 
 def test_network_size_mismatch_is_named(tmp_path):
-    path = trained_learner(tmp_path / "a").save_checkpoint("latest")
+    path = trained_session(tmp_path / "a").save_checkpoint("latest")
     wider = TD3Config(actor_hidden=(32, 16), critic_hidden=(16, 16))
-    other = OnlineLearner(3, 2, wider, ExplorationConfig(), TRAIN, tmp_path / "b")
+    other = session(tmp_path / "b", layout=None, td3=wider)
     with pytest.raises(CheckpointError, match=r"td3.actor_hidden is \[16, 16\]"):
         other.load_checkpoint(path)
 
 
 def test_corrupt_truncated_and_missing_files(tmp_path):
-    path = trained_learner(tmp_path / "a").save_checkpoint("latest")
+    path = trained_session(tmp_path / "a").save_checkpoint("latest")
     data = path.read_bytes()
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(data[: len(data) // 2])
@@ -99,15 +111,16 @@ def test_corrupt_truncated_and_missing_files(tmp_path):
         load_checkpoint(foreign)
 
 
-def test_eval_mode_loads_weights_and_acts_deterministically(tmp_path):
-    learner = trained_learner(tmp_path / "a")
-    path = learner.save_checkpoint("best", with_buffer=False)
-    evaluator = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "e",
-                              obs_labels=LAYOUT, mode="eval", checkpoint=path)
+def test_eval_mode_loads_the_policy_and_acts_deterministically(tmp_path):
+    trained = trained_session(tmp_path / "a")
+    path = trained.save_checkpoint("best", with_buffer=False)
+    # Other widths in the node's td3 settings: the policy's come from the checkpoint.
+    evaluator = session(tmp_path / "e", td3=TD3Config(actor_hidden=(8,), critic_hidden=(8,)),
+                        mode="eval", checkpoint=path)
     obs = np.ones(3, dtype=np.float32)
     action = evaluator.on_state(StepState(obs=obs, episode=0, step=0, first=True))
-    assert np.array_equal(action, learner.act(obs))
-    assert evaluator.buffer is None and evaluator.update() == 0
+    assert np.array_equal(action, trained.learner.policy.act(obs))
+    assert evaluator.learner.buffer is None and evaluator.update() == 0
     evaluator.on_state(StepState(obs=obs, episode=0, step=1, first=False, reward=-2.0,
                                  truncated=True))
     assert evaluator.eval_episodes == 1 and evaluator.env_steps == 0
@@ -115,27 +128,39 @@ def test_eval_mode_loads_weights_and_acts_deterministically(tmp_path):
     assert (tmp_path / "e" / "eval.csv").is_file()
 
 
+def test_a_policy_reads_its_checkpoint_once(tmp_path, monkeypatch):
+    path = trained_session(tmp_path / "a").save_checkpoint("best", with_buffer=False)
+    reads = []
+
+    def counting(*args, **kwargs):
+        reads.append(args[0])
+        return load_checkpoint(*args, **kwargs)
+    monkeypatch.setattr(policy_module, "load_checkpoint", counting)
+    policy = Policy.load(path, 3, 2, LAYOUT)
+    assert reads == [path]
+    assert policy.meta["counters"]["env_steps"] == 60
+    assert policy.config.actor_hidden == (16, 16)
+
+
 def test_corrupt_buffer_beside_checkpoint_fails_before_changing_anything(tmp_path):
-    path = trained_learner(tmp_path / "a").save_checkpoint("latest")
+    path = trained_session(tmp_path / "a").save_checkpoint("latest")
     buffer_path(path).write_bytes(b"broken")
-    other = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "b",
-                          obs_labels=LAYOUT)
-    before = [p.clone() for p in other.agent.actor.parameters()]
+    other = session(tmp_path / "b")
+    before = actor_weights(other)
     with pytest.raises(CheckpointError, match="replay buffer"):
         other.load_checkpoint(path)
-    assert all(torch.equal(a, b) for a, b in zip(before, other.agent.actor.parameters()))
-    assert other.env_steps == 0 and len(other.buffer) == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, actor_weights(other)))
+    assert other.env_steps == 0 and len(other.learner.buffer) == 0
 
 
 def test_a_buffer_from_another_save_is_never_paired_with_the_checkpoint(tmp_path):
     """As after a crash between writing the buffer and the checkpoint file."""
-    learner = trained_learner(tmp_path / "a")
-    path = learner.save_checkpoint("latest")
+    trained = trained_session(tmp_path / "a")
+    path = trained.save_checkpoint("latest")
     old_checkpoint = path.read_bytes()
-    learner.save_checkpoint("latest")  # a newer buffer and checkpoint...
+    trained.save_checkpoint("latest")  # a newer buffer and checkpoint...
     path.write_bytes(old_checkpoint)   # ...but only the buffer made it to disk
-    other = OnlineLearner(3, 2, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "b",
-                          obs_labels=LAYOUT)
+    other = session(tmp_path / "b")
     with pytest.raises(CheckpointError, match="written by another save"):
         other.load_checkpoint(path)
-    assert other.env_steps == 0 and len(other.buffer) == 0
+    assert other.env_steps == 0 and len(other.learner.buffer) == 0

@@ -223,3 +223,18 @@ def test_light_modules_do_not_import_pybullet():
             "massage_td3_ros.env.observation, massage_td3_ros.env.reward; "
             "assert 'pybullet' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    ({"target_force_n": 45.0}, "target force of 45 N is not below safety_force_limit_n"),
+    ({"randomize": True, "rand_target_force_n": [10.0, 50.0]},
+     "target force of 50 N is not below"),
+    ({"tissue_stiffness_n_per_m": 20000.0, "nominal_indentation_m": 0.003},
+     "already presses 60 N, not below safety_force_limit_n=45 N"),
+])
+def test_settings_that_end_every_episode_on_over_force_are_refused(overrides, reason):
+    from massage_td3_ros.env.config import EnvConfig
+    from massage_td3_ros.params import from_dict
+
+    with pytest.raises(ValueError, match=reason):
+        from_dict(EnvConfig, overrides).check()

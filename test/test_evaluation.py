@@ -81,23 +81,18 @@ def test_eval_command_on_a_trained_checkpoint_gives_every_metric(trained, tmp_pa
 
 def test_eval_refuses_an_env_that_reads_actions_differently(trained):
     controller = PolicyController(trained[0])
-    try:
-        assert controller.action_meta["action_mode"] == "increment"
-        offset_env = SHORT.replace(env={"action_mode": "offset"}).env
-        with pytest.raises(ValueError, match="env.action_mode 'increment' in training, "
-                                             "'offset' here"):
-            evaluate(controller, episodes=1, env_config=offset_env)
-    finally:
-        controller.close()
+    assert controller.action_meta["action_mode"] == "increment"
+    offset_env = SHORT.replace(env={"action_mode": "offset"}).env
+    with pytest.raises(ValueError, match="env.action_mode 'increment' in training, "
+                                         "'offset' here"):
+        evaluate(controller, episodes=1, env_config=offset_env)
 
 
 def test_policy_controller_is_deterministic(trained):
     controller = PolicyController(trained[0])
-    try:  # fresh envs: a reused MassageEnv does not replay a seed exactly (see report)
-        first = evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
-        again = evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
-    finally:
-        controller.close()
+    # fresh envs: a reused MassageEnv does not replay a seed exactly (see report)
+    first = evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
+    again = evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
     assert first == again
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 
 from massage_td3_ros.config import Config
+from massage_td3_ros.evaluation.evaluate import play
 from massage_td3_ros.td3.checkpoint import checkpoint_path, load_checkpoint
-from massage_td3_ros.training.trainer import action_scaler, evaluate, train
+from massage_td3_ros.training.trainer import action_scaler, train
 
 # Pendulum cut to 50-step episodes keeps these runs short.
 ENV_ID = "ShortPendulum-v1"
@@ -58,14 +59,32 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert returns[0] == returns[1]
 
 
-def test_action_scaling_and_evaluate():
+class Idle:
+    """A controller that never pushes."""
+
+    name = "idle"
+
+    def reset(self, env):
+        pass
+
+    def act(self, obs, env):
+        return np.zeros(1, dtype=np.float32)
+
+
+def test_action_scaling_and_the_episode_loop_on_another_env():
     env = gym.make("Pendulum-v1")
     scale = action_scaler(env.action_space)
     assert np.allclose(scale(np.array([-1.0])), [-2.0])
     assert np.allclose(scale(np.array([0.5])), [1.0])
-    returns = evaluate(lambda obs: np.zeros(1, dtype=np.float32), env, episodes=2, seed=0)
-    assert len(returns) == 2 and all(-2000 < r < 0 for r in returns)
-    assert returns == evaluate(lambda obs: np.zeros(1, dtype=np.float32), env, 2, seed=0)
+
+    def returns():
+        return [play(env, Idle(), env.reset(seed=seed)[0])[0]
+                for seed in (0, 1)]
+    first = returns()
+    assert len(first) == 2 and all(-2000 < r < 0 for r in first)
+    assert first == returns()
+    total, info, trace = play(env, Idle(), env.reset(seed=0)[0])
+    assert total == first[0] and trace == {}
 
 
 class RecordingResets(gym.Wrapper):
@@ -85,7 +104,7 @@ def test_every_evaluation_round_meets_the_same_cases(tmp_path):
     whatever the episode seeds would draw; training episodes keep their own draw."""
     from massage_td3_ros.env.massage_env import MassageEnv
     from massage_td3_ros.env.observation import OBS_DIM
-    from massage_td3_ros.training.learner import OnlineLearner
+    from massage_td3_ros.training.session import Session
     from massage_td3_ros.training.trainer import MASSAGE_EVAL_CASES, run_loop
 
     config = SMALL.replace(env={"episode_time_s": 0.2},
@@ -93,12 +112,12 @@ def test_every_evaluation_round_meets_the_same_cases(tmp_path):
                            train={"eval_episodes": 4, "plot_every_episodes": 0,
                                   "checkpoint_every_steps": 0})
     env = RecordingResets(MassageEnv(config.env))
-    learner = OnlineLearner(OBS_DIM, 3, config.td3, config.exploration, config.train,
-                            tmp_path / "run")
+    session = Session(OBS_DIM, 3, config.td3, config.exploration, config.train,
+                      tmp_path / "run")
     try:
-        run_loop(env, learner, total_steps=18, seed=0, eval_cases=MASSAGE_EVAL_CASES)
+        run_loop(env, session, total_steps=18, seed=0, eval_cases=MASSAGE_EVAL_CASES)
     finally:
-        learner.close()
+        session.close()
         env.close()
     round_ = list(MASSAGE_EVAL_CASES)
     assert env.options == [None, *round_, None, *round_, None]

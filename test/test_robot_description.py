@@ -14,7 +14,6 @@ import yaml
 
 from massage_td3_ros.env import EnvConfig, MassageEnv
 from massage_td3_ros.env.arm import REST_POSE_RAD, tool_urdf_path
-from massage_td3_ros.env.body import body_geometry
 from massage_td3_ros.env.robot_description import (
     ARM_BASE_LINK,
     BASE_JOINT,
@@ -22,7 +21,6 @@ from massage_td3_ros.env.robot_description import (
     WORLD_FRAME,
     arm_base_pose,
     arm_urdf_text,
-    back_centre_x_m,
     robot_description,
 )
 
@@ -86,12 +84,6 @@ def test_same_urdf_as_the_simulation_loads():
     published = robot_description(config)
     assert published.replace('filename="file://', 'filename="').startswith(
         loaded[:-len("</robot>")])
-
-
-def test_back_centre_is_the_body_geometrys():
-    for height in np.linspace(1.4, 2.1, 15):
-        scale = height / 1.75
-        assert back_centre_x_m(scale) == float(np.mean(body_geometry(scale).back_x_range_m))
 
 
 def test_world_frame_matches_the_simulation(env, tmp_path):

@@ -32,13 +32,14 @@ def _params(pairs) -> list[Parameter]:
 
 
 class Probe(Node):
-    """Counts /reward, keeps the last /massage/state, publishes actions and states."""
+    """Counts /reward, keeps the /massage/state messages, publishes actions and states."""
 
     def __init__(self, context) -> None:
         super().__init__("test_probe", context=context)
         self.codec = StateCodec.for_env()
         self.rewards: list[float] = []
         self.states = []
+        self.step_ends: dict[int, tuple[bool, bool]] = {}  # stamp -> (terminated, truncated)
         self.create_subscription(Float32, "/reward", lambda m: self.rewards.append(m.data),
                                  MONITOR_QOS)
         self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
@@ -49,7 +50,10 @@ class Probe(Node):
 
     def _on_state(self, msg: Float64MultiArray) -> None:
         if len(msg.data) == self.codec.length:  # the malformed ones are this test's own
-            self.states.append(self.codec.decode(msg))
+            state = self.codec.decode(msg)
+            self.states.append(state)
+            if not state.first:  # the outcome of a step (re-announcements share the stamp)
+                self.step_ends[state.stamp_ns] = (state.terminated, state.truncated)
 
     def act(self, values, stamp_ns: int) -> None:
         msg = Vector3Stamped()
@@ -114,12 +118,16 @@ def test_lockstep_training_500_steps_with_malformed_actions(ros_context, executo
     assert sim.dropped_actions == {"non_finite": 16, "wrong_stamp": 8}
     assert sim.steps_taken == steps == len(probe.rewards)
     assert sim.held_steps == 0
-    assert len(agent.learner.buffer) == agent.learner.env_steps == steps
-    assert agent.learner.updates > 0 and agent.learner.gaps == 0
-    buffer = agent.learner.buffer
+    learner = agent.session.learner
+    assert len(learner.buffer) == learner.env_steps == steps
+    assert learner.updates > 0 and learner.gaps == 0
+    buffer = learner.buffer
     # Stored in order, each transition the one the sim published, chained state to state.
     np.testing.assert_array_equal(buffer.reward[:steps, 0], np.float32(probe.rewards))
-    chained = buffer.terminated[:steps - 1, 0] + buffer.truncated[:steps - 1, 0] == 0
+    ends = np.array([probe.step_ends[stamp] for stamp in sorted(probe.step_ends)])
+    assert len(ends) == steps
+    np.testing.assert_array_equal(buffer.terminated[:steps, 0], np.float32(ends[:, 0]))
+    chained = ~ends[:steps - 1].any(axis=1)
     np.testing.assert_array_equal(buffer.next_obs[:steps - 1][chained],
                                   buffer.obs[1:steps][chained])
     agent.close()
@@ -235,7 +243,7 @@ def test_wrong_length_state_is_ignored_with_an_error(ros_context, executor, tmp_
     assert _spin_until(executor, lambda: agent.bad_states == 1, 5.0)
     _spin_for(executor, 0.2)
     assert agent.states_received == 0 and agent.steps_answered == 0
-    assert agent.learner.counters()["gaps"] == 0
+    assert agent.session.counters()["gaps"] == 0
     assert "expected 73 float64 values: stamp_sec[1]" in capfd.readouterr().err
 
 
@@ -255,12 +263,12 @@ def test_restarted_agent_resumes_and_no_transition_spans_the_restart(ros_context
 
     second = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
         common + [("train.total_steps", 240)])))
-    assert second.learner.env_steps == 120 and len(second.learner.buffer) == 120
+    assert second.session.env_steps == 120 and len(second.session.learner.buffer) == 120
     assert _spin_until(executor, second.finished.done, 30.0)
     # The first state the new process saw did not follow its own answer: a gap. Any
     # step the sim took with a held action while nobody answered is not stored either.
-    assert second.learner.gaps >= 1
-    assert len(second.learner.buffer) == second.learner.env_steps == 240
+    assert second.session.learner.gaps >= 1
+    assert len(second.session.learner.buffer) == second.session.env_steps == 240
     assert sim.steps_taken - sim.held_steps == 240
     second.close()
     assert Path(tmp_path, "checkpoints", "final.pt").is_file()
@@ -279,9 +287,9 @@ def test_realtime_mode_steps_at_the_control_rate_and_stores_only_answered_steps(
     rate_hz = (sim.steps_taken - start_steps) / (time.monotonic() - start)
     assert 0.6 * control_hz < rate_hz < 1.2 * control_hz
     # A step taken with a held (not freshly answered) action is never stored.
-    assert agent.learner.env_steps == len(agent.learner.buffer) > 0
-    assert agent.learner.env_steps <= sim.steps_taken - sim.held_steps
-    assert agent.learner.env_steps >= sim.steps_taken - sim.held_steps - 2
+    assert agent.session.env_steps == len(agent.session.learner.buffer) > 0
+    assert agent.session.env_steps <= sim.steps_taken - sim.held_steps
+    assert agent.session.env_steps >= sim.steps_taken - sim.held_steps - 2
 
 
 def test_late_joiners_get_the_robot_description_and_the_stroke(ros_context, executor):

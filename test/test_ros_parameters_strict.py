@@ -39,3 +39,14 @@ def test_a_misspelled_command_line_override_stops_the_node():
     result = _start("sim_node", "-p", "sim.moed:=realtime")
     assert result.returncode == 2
     assert "'sim.moed' (did you mean 'sim.mode'?)" in result.stderr
+
+
+def test_a_parameter_file_with_a_yaml_syntax_error_gives_one_clear_line(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("massage_sim:\n  ros__parameters:\n    env: {target_force_n: 20.0\n")
+    result = _start("sim_node", "--params-file", str(params))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("massage_sim:")]
+    assert len(ours) == 1 and "Couldn't parse params file" in ours[0]
+    assert str(params) in ours[0] and ".c:" not in ours[0]

@@ -1,4 +1,4 @@
-"""Replay buffer: ring wrap-around, terminated/truncated kept apart, save/load."""
+"""Replay buffer: ring wrap-around, terminations, save/load (also of older files)."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ def filled(capacity, count, obs_dim=2, act_dim=1, seed=0):
     buffer = ReplayBuffer(capacity, obs_dim, act_dim, np.random.default_rng(seed))
     for i in range(count):
         buffer.add(np.full(obs_dim, i), np.full(act_dim, -i), float(i), np.full(obs_dim, i + 1),
-                   terminated=(i % 5 == 4), truncated=(i % 3 == 2))
+                   terminated=(i % 5 == 4))
     return buffer
 
 
@@ -22,17 +22,16 @@ def test_wrap_around_overwrites_the_oldest():
     assert buffer.reward[0, 0] == 5 and buffer.reward[1, 0] == 6
 
 
-def test_terminated_and_truncated_stored_apart():
+def test_terminations_are_stored():
     buffer = filled(10, 6)
     assert buffer.terminated[:6, 0].tolist() == [0, 0, 0, 0, 1, 0]
-    assert buffer.truncated[:6, 0].tolist() == [0, 0, 1, 0, 0, 1]
 
 
 def test_sample_shapes_types_and_range():
     buffer = filled(100, 30, obs_dim=3, act_dim=2)
     batch = buffer.sample(64)
     assert batch.obs.shape == (64, 3) and batch.action.shape == (64, 2)
-    assert batch.reward.shape == batch.terminated.shape == batch.truncated.shape == (64, 1)
+    assert batch.reward.shape == batch.terminated.shape == (64, 1)
     assert all(t.dtype == torch.float32 for t in batch)
     assert batch.reward.max() <= 29 and batch.reward.min() >= 0
     # rows stay consistent: next_obs = obs + 1 in this buffer
@@ -41,7 +40,7 @@ def test_sample_shapes_types_and_range():
 
 def test_memory_figure():
     buffer = ReplayBuffer(1000, 10, 3)
-    assert buffer.nbytes == required_bytes(1000, 10, 3) == 4 * 1000 * (20 + 3 + 3)
+    assert buffer.nbytes == required_bytes(1000, 10, 3) == 4 * 1000 * (20 + 3 + 2)
 
 
 def test_save_load_exact_copy_continues_sampling_identically(tmp_path):
@@ -72,3 +71,18 @@ def test_load_size_mismatch_and_garbage_are_named(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable replay buffer"):
         ReplayBuffer(5, 2, 1).load(bad)
+
+
+def test_a_file_with_the_former_truncated_column_still_loads(tmp_path):
+    """Buffer files saved beside checkpoints before the unused column was dropped."""
+    buffer = filled(5, 4)
+    path = tmp_path / "old.npz"
+    np.savez(path, obs_dim=2, act_dim=1, capacity=5, ptr=buffer.ptr, token=np.array("t"),
+             truncated=np.zeros((4, 1), dtype=np.float32),
+             **{name: getattr(buffer, name)[:4]
+                for name in ("obs", "action", "reward", "next_obs", "terminated")})
+    copy = ReplayBuffer(5, 2, 1)
+    copy.load(path)
+    assert ReplayBuffer.read_token(path) == "t" and len(copy) == 4
+    assert np.array_equal(copy.reward, buffer.reward)
+    assert np.array_equal(copy.terminated, buffer.terminated)

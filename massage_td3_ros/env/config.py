@@ -177,3 +177,19 @@ class EnvConfig:
                 raise ValueError(f"EnvConfig.{name}={(low, high)}: low above high")
         if self.max_indentation_m < self.nominal_indentation_m:
             raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
+        # Settings under which every episode would end on over-force within a few steps.
+        targets = [self.target_force_n] + (list(self.rand_target_force_n)
+                                           if self.randomize else [])
+        limit = self.safety_force_limit_n
+        if max(targets) >= limit:
+            raise ValueError(f"EnvConfig: a target force of {max(targets):g} N is not below "
+                             f"safety_force_limit_n={limit:g} N: every episode would end on "
+                             "over-force")
+        stiffness = max([self.tissue_stiffness_n_per_m] + (
+            list(self.rand_tissue_stiffness_n_per_m) if self.randomize else []))
+        resting_n = stiffness * self.nominal_indentation_m
+        if resting_n >= limit:
+            raise ValueError(
+                f"EnvConfig: nominal_indentation_m={self.nominal_indentation_m:g} m into "
+                f"tissue of {stiffness:g} N/m already presses {resting_n:g} N, not below "
+                f"safety_force_limit_n={limit:g} N: a zero action alone ends every episode")

@@ -12,30 +12,25 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
+from massage_td3_ros.env.snapshot import Contact
+
 NEAR_RANGE_M = 0.1   # beyond this the tool is reported as this far from the body
-
-
-@dataclass(frozen=True)
-class Contact:
-    """One contact point between an arm link and a body link."""
-
-    arm_link: int
-    body_link: int
-    position_on_body_m: tuple
-    normal: tuple            # unit, from the body towards the arm (outward)
-    distance_m: float        # negative: penetration
-    normal_force_n: float
 
 
 @dataclass(frozen=True)
 class ToolReading:
     """What a wrist force sensor and a proximity model would report for the tool."""
 
-    force_n: float           # |sum of the contact forces| (all contact points)
+    force_vector_n: np.ndarray  # sum of the contact forces (each along its normal)
     in_contact: bool
     contact_point_m: np.ndarray | None   # force-weighted contact point, else nearest point
     normal: np.ndarray | None
     signed_distance_m: float  # tool surface to body (negative when pressing in)
+
+    @property
+    def force_n(self) -> float:
+        """|force_vector_n| (all contact points)."""
+        return float(np.linalg.norm(self.force_vector_n))
 
 
 def arm_body_contacts(client: int, arm_id: int, body_id: int) -> list[Contact]:
@@ -63,15 +58,16 @@ def tool_reading(client: int, arm_id: int, body_id: int, tool_link: int,
         weights = forces / forces.sum() if forces.sum() > 0 else np.full(len(forces),
                                                                           1 / len(forces))
         normal = net / np.linalg.norm(net) if np.linalg.norm(net) > 0 else normals[0]
-        return ToolReading(force_n=float(np.linalg.norm(net)), in_contact=True,
+        return ToolReading(force_vector_n=net, in_contact=True,
                            contact_point_m=weights @ positions, normal=np.asarray(normal),
                            signed_distance_m=float(min(c.distance_m for c in on_tool)))
     nearest = pb.getClosestPoints(arm_id, body_id, NEAR_RANGE_M, linkIndexA=tool_link,
                                   physicsClientId=client)
     if not nearest:
-        return ToolReading(0.0, False, None, None, NEAR_RANGE_M)
+        return ToolReading(np.zeros(3), False, None, None, NEAR_RANGE_M)
     best = min(nearest, key=lambda p: p[8])
-    return ToolReading(0.0, False, np.asarray(best[6]), np.asarray(best[7]), float(best[8]))
+    return ToolReading(np.zeros(3), False, np.asarray(best[6]), np.asarray(best[7]),
+                       float(best[8]))
 
 
 # --- debug helpers ---------------------------------------------------------------

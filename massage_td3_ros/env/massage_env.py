@@ -35,6 +35,8 @@ from massage_td3_ros.env.strokes import (
 )
 from massage_td3_ros.params import from_dict, to_dict, validate
 
+SAFETY_RETRACT_M = 0.03  # on a tripped safety limit the tool backs off this far
+
 
 class MassageEnv(gymnasium.Env):
     """Pressure-controlled back massage (PyBullet, DIRECT unless render_mode="human")."""
@@ -126,12 +128,19 @@ class MassageEnv(gymnasium.Env):
         arm.command(arm.solve_ik(target, cfg.ik_iterations))
         # The safety limit watches every physics substep, and the sum of the normal
         # forces of every arm link on the body: a spike inside a control step, forces
-        # that cancel in the vector sum, or a link other than the tool all count.
-        peak_force = 0.0
+        # that cancel in the vector sum, or a link other than the tool all count. The
+        # substep that crosses it stops the pushing at once: from there on the arm backs
+        # off along the surface normal for the rest of the control step (then the
+        # episode ends), rather than pressing on until the step is over.
+        peak_force, retracting = 0.0, False
         for _ in range(cfg.substeps):
             pb.stepSimulation(physicsClientId=self.client)
-            peak_force = max(peak_force, contact_mod.total_normal_force_n(
-                self.client, arm.body_id, self.scene.body_id))
+            force_now = contact_mod.total_normal_force_n(self.client, arm.body_id,
+                                                         self.scene.body_id)
+            peak_force = max(peak_force, force_now)
+            if not retracting and force_now > cfg.safety_force_limit_n:
+                retracting = True
+                arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
         sense = self._sense()
         force = sense["tool"].force_n
         unsafe = max(force, peak_force) > cfg.safety_force_limit_n
@@ -148,6 +157,7 @@ class MassageEnv(gymnasium.Env):
         terminated = bool(unsafe)
         truncated = (not terminated) and self._step >= cfg.max_episode_steps
         obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
+        info["safety_retract"] = float(retracting)
         info["peak_force_n"] = peak_force
         if unsafe:
             info["over_force"] = 1.0  # also when only the substep peak crossed the limit
@@ -158,6 +168,13 @@ class MassageEnv(gymnasium.Env):
         if self.render_mode == "human":
             self.render()
         return obs, float(reward), terminated, truncated, info
+
+    def _retract_target(self) -> np.ndarray:
+        """Where the tool goes when the safety limit trips: SAFETY_RETRACT_M out of the
+        body along the surface normal at the current path point, from where it is now."""
+        tool_m, _ = self.scene.arm.tool_pose()
+        normal = self.stroke.normal[min(self._step, len(self.stroke.normal) - 1)]
+        return np.asarray(tool_m, dtype=float) + SAFETY_RETRACT_M * normal
 
     def render(self):
         if self.render_mode != "rgb_array":
@@ -177,15 +194,15 @@ class MassageEnv(gymnasium.Env):
         arm = self.scene.arm
         q, qd, tau = arm.joint_state()
         pos, quat = arm.tool_pose()
-        contacts = contact_mod.arm_body_contacts(self.client, arm.body_id, self.scene.body_id)
+        contacts = self._contacts()
         tool = contact_mod.tool_reading(self.client, arm.body_id, self.scene.body_id,
                                         arm.tool_link, contacts)
         return ArmSnapshot(self._step * self.dt_s, self.dt_s, arm.joint_names, q, qd, tau,
-                           pos, quat, tool.force_n, tuple(contacts), arm.tool_link)
+                           pos, quat, tool.force_vector_n, tuple(contacts), arm.tool_link)
 
-    def path_reference(self, steps_ahead: int = 0) -> PathReference:
-        """The path point of the current step (or ``steps_ahead`` later)."""
-        index = min(self._step + steps_ahead, len(self.stroke.progress) - 1)
+    def path_reference(self) -> PathReference:
+        """The path point of the current step."""
+        index = min(self._step, len(self.stroke.progress) - 1)
         return PathReference(
             target_m=self.stroke.point(index, self.config.nominal_indentation_m),
             touch_m=self.stroke.touch_m[index].copy(),
@@ -312,12 +329,13 @@ class MassageEnv(gymnasium.Env):
 
     def _observe(self, sense: dict, target_m, reward_terms, contact_lost: bool = False):
         cfg, tool = self.config, sense["tool"]
+        force_n = tool.force_n
         preview = np.array([self.stroke.point(self._step + (j + 1) * cfg.preview_spacing_steps,
                                               cfg.nominal_indentation_m)
                             for j in range(PREVIEW_POINTS)])
         obs = build_observation(
             joint_pos_rad=sense["q"], joint_vel_rad_s=sense["qd"], tool_pos_m=sense["pos"],
-            tool_quat_xyzw=sense["quat"], force_n=tool.force_n,
+            tool_quat_xyzw=sense["quat"], force_n=force_n,
             contact_point_m=tool.contact_point_m, contact_normal=tool.normal,
             signed_distance_m=tool.signed_distance_m, wrong_link=sense["wrong_link"],
             path_target_m=sense["point"], path_normal=self.stroke.normal[self._step],
@@ -333,9 +351,9 @@ class MassageEnv(gymnasium.Env):
         else:
             link = -2 if tool.in_contact else -1
         values = {
-            "force_n": tool.force_n, "target_force_n": self.target_force_n,
-            "in_band": float(abs(tool.force_n - self.target_force_n) <= cfg.force_band_n),
-            "over_force": float(tool.force_n > cfg.safety_force_limit_n),
+            "force_n": force_n, "target_force_n": self.target_force_n,
+            "in_band": float(abs(force_n - self.target_force_n) <= cfg.force_band_n),
+            "over_force": float(force_n > cfg.safety_force_limit_n),
             "wrong_link_contact": float(sense["wrong_link"]),
             "contact_lost": float(contact_lost),
             "path_progress": len(self._visited) / COVERAGE_BINS,

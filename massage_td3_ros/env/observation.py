@@ -42,14 +42,6 @@ OBS_LAYOUT: tuple[tuple[str, int], ...] = (
     ("last_action", 3),               # previous action, in [-1, 1]
 )
 OBS_DIM = sum(size for _, size in OBS_LAYOUT)
-UNITS = {
-    "joint_pos": "rad / pi", "joint_vel": "rad/s / 2", "tool_pos": "m / 0.5",
-    "tool_quat": "unit quaternion", "force": "N / 50", "contact_point": "m / 0.05",
-    "contact_normal": "unit vector", "signed_distance": "m / 0.05", "wrong_link": "0 or 1",
-    "path_target": "m / 0.05", "path_normal": "unit vector", "preview": "m / 0.1",
-    "target_force": "N / 50", "force_error": "N / 5", "correction": "m / 0.03",
-    "last_action": "[-1, 1]",
-}
 
 
 def observation_labels() -> list[str]:

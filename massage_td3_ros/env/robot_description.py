@@ -14,7 +14,8 @@ One source for both the simulation and ROS:
   PyBullet world frame (z up, metres).
 
 This module must stay cheap and free of PyBullet (a launch file and the sim node
-call it): it reads one text file and does arithmetic. pybullet_data is a data
+call it): it reads one text file and does arithmetic (the body's proportions come
+from ``anatomy``, which is PyBullet-free too). pybullet_data is a data
 package whose ``__init__`` only returns its directory; it does not import pybullet.
 """
 
@@ -26,6 +27,7 @@ import re
 
 import pybullet_data
 
+from massage_td3_ros.env.anatomy import REFERENCE_HEIGHT_M, body_geometry
 from massage_td3_ros.env.config import EnvConfig
 
 WORLD_FRAME = "world"
@@ -37,7 +39,6 @@ FLANGE_LENGTH_M = 0.048    # link 7 extends this far beyond joint 7
 TOOL_STEM_M = 0.012        # visual stem between flange and ball
 PEDESTAL_DROP_M = 0.1      # arm base below the table top
 ARM_BASE_YAW_RAD = math.pi / 2   # base turned so the arm faces the table
-REFERENCE_HEIGHT_M = 1.75  # standing height at body scale 1 (as in body.py)
 
 _TOOL_XML = """
   <joint name="massage_tool_joint" type="fixed">
@@ -106,19 +107,6 @@ def nominal_body_scale(config: EnvConfig) -> float:
     return config.body_height_m / REFERENCE_HEIGHT_M
 
 
-def back_centre_x_m(scale: float) -> float:
-    """Body-frame x of the middle of the back: the mean of
-    ``body.body_geometry(scale).back_x_range_m``.
-
-    Repeated here because body.py imports PyBullet at module level; a test checks
-    that the two agree exactly. (HIP 0.53, SHOULDER 0.818 and ORIGIN 0.675 are
-    body.py's landmark fractions of the standing height.)
-    """
-    lower = scale * ((0.53 - 0.675) * REFERENCE_HEIGHT_M + 0.12)
-    upper = scale * ((0.818 - 0.675) * REFERENCE_HEIGHT_M - 0.08)
-    return (lower + upper) / 2
-
-
 def arm_base_pose(config: EnvConfig) -> tuple[tuple[float, float, float], float]:
     """World position [m] of the arm base frame (lbr_iiwa_link_0) and its yaw [rad].
 
@@ -126,7 +114,8 @@ def arm_base_pose(config: EnvConfig) -> tuple[tuple[float, float, float], float]
     to the person's right (-y), on a pedestal ``PEDESTAL_DROP_M`` below the table
     top; the base is only turned about z.
     """
-    x = back_centre_x_m(nominal_body_scale(config))
+    lower, upper = body_geometry(nominal_body_scale(config)).back_x_range_m
+    x = (lower + upper) / 2
     return (x, -config.arm_lateral_offset_m,
             config.table_height_m - PEDESTAL_DROP_M), ARM_BASE_YAW_RAD
 

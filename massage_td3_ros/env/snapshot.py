@@ -1,4 +1,8 @@
-"""Small read-only views of the env's state for baselines and the ROS sim node."""
+"""Small read-only views of the env's state for baselines and the ROS sim node.
+
+Plain values, no PyBullet: the sim node builds its sensor and visualisation
+messages from an ``ArmSnapshot``, and a real-arm bridge can fill one from its sensors.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from massage_td3_ros.env.contact import Contact
+
+@dataclass(frozen=True)
+class Contact:
+    """One contact point between an arm link and a body link."""
+
+    arm_link: int
+    body_link: int
+    position_on_body_m: tuple
+    normal: tuple            # unit, from the body towards the arm (outward)
+    distance_m: float        # negative: penetration
+    normal_force_n: float
 
 
 @dataclass(frozen=True)
@@ -21,9 +35,14 @@ class ArmSnapshot:
     joint_effort_nm: np.ndarray      # (7,) applied motor torques
     tool_pos_m: np.ndarray           # (3,) tool-ball centre
     tool_quat_xyzw: np.ndarray       # (4,)
-    force_n: float                   # net normal force of the body on the tool
+    force_vector_n: np.ndarray       # (3,) net force of the body on the tool
     contacts: tuple[Contact, ...]    # every arm-body contact point (any arm link)
     tool_link: int                   # the tool's link index in ``contacts``
+
+    @property
+    def force_n(self) -> float:
+        """The net tool force's magnitude (what the observation and info carry)."""
+        return float(np.linalg.norm(self.force_vector_n))
 
 
 @dataclass(frozen=True)

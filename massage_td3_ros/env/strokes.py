@@ -106,7 +106,6 @@ class Stroke:
     normal: np.ndarray       # (n, 3) outward surface normal
     tangent: np.ndarray      # (3,) unit direction of the stroke line (horizontal)
     progress: np.ndarray     # (n,) position along the stroke, 0..1
-    length_m: float
 
     def point(self, index: int, indentation_m: float) -> np.ndarray:
         """Path target at a step: the touching centre pushed in along the normal."""
@@ -151,8 +150,7 @@ def make_stroke(kind: str, surface: SurfaceMap, start_xy, end_xy, n_points: int,
     xy = start_xy + np.outer(progress * length, direction) + np.outer(kneading, sideways)
     touch, normal = surface.touch(xy)
     return Stroke(kind=kind, touch_m=touch, normal=normal,
-                  tangent=np.array([direction[0], direction[1], 0.0]), progress=progress,
-                  length_m=length)
+                  tangent=np.array([direction[0], direction[1], 0.0]), progress=progress)
 
 
 def lateral_error_m(tool_m, path_point_m, tangent, normal) -> float:

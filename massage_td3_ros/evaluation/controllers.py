@@ -7,33 +7,20 @@ correction of the tool target relative to the planned path point.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from massage_td3_ros.env.observation import OBS_LAYOUT
+from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observation_slices
 
 CONTROLLERS = ("td3", "path", "pid")
-FORCE_OBS_SCALE_N = 50.0  # the observation's force entry is N / 50 (docs/env.md)
-
-
-def _force_index() -> int:
-    start = 0
-    for name, size in OBS_LAYOUT:
-        if name == "force":
-            return start
-        start += size
-    raise RuntimeError("OBS_LAYOUT has no 'force' entry")
-
-
-FORCE_INDEX = _force_index()
+FORCE_INDEX = observation_slices()["force"].start
 
 
 def observed_force_n(obs: np.ndarray) -> float:
     """The net tool force carried in an observation (what every controller sees)."""
-    return float(obs[FORCE_INDEX]) * FORCE_OBS_SCALE_N
+    return float(obs[FORCE_INDEX]) * FORCE_SCALE_N
 
 
 class Controller(Protocol):
@@ -93,10 +80,6 @@ class PidController:
         self._integral_m = 0.0
         self._filtered_force_n: float | None = None
 
-    def gains(self) -> dict[str, float]:
-        return {"kp_m_per_n": self.kp_m_per_n, "ki_m_per_n_s": self.ki_m_per_n_s,
-                "kd_m_s_per_n": self.kd_m_s_per_n}
-
     def reset(self, env) -> None:
         self._integral_m = 0.0
         self._filtered_force_n = None
@@ -127,29 +110,20 @@ class PidController:
 
 
 class PolicyController:
-    """The deterministic TD3 actor of a checkpoint, loaded by an eval-mode OnlineLearner."""
+    """The deterministic TD3 policy of a checkpoint (td3.policy.Policy)."""
 
     name = "td3"
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
         from massage_td3_ros.env.observation import OBS_DIM
-        from massage_td3_ros.params import from_dict
-        from massage_td3_ros.td3.checkpoint import load_checkpoint
-        from massage_td3_ros.td3.config import TD3Config
-        from massage_td3_ros.training.config import TrainConfig
-        from massage_td3_ros.training.learner import OnlineLearner
+        from massage_td3_ros.td3.agent import use_torch_threads
+        from massage_td3_ros.td3.policy import Policy
 
         self.checkpoint = Path(checkpoint)
-        # The network widths live in the checkpoint; the learner then checks and loads it.
-        meta = load_checkpoint(self.checkpoint, OBS_DIM, 3)["meta"]
-        td3_cfg = from_dict(TD3Config, {**meta["config"]["td3"], "device": device})
-        train_cfg = from_dict(TrainConfig, {"log_tensorboard": False})
-        self._run_dir = tempfile.TemporaryDirectory(prefix="massage-eval-")
-        self.learner = OnlineLearner(OBS_DIM, 3, td3_cfg, None, train_cfg, self._run_dir.name,
-                                     obs_labels=list(OBS_LAYOUT), mode="eval",
-                                     checkpoint=self.checkpoint)
-        self.env_steps_trained = int(meta["counters"]["env_steps"])
-        self.action_meta = meta["config"].get("action")  # None: not recorded (ROS runs)
+        # The network widths live in the checkpoint; Policy checks sizes and layout.
+        self.policy = Policy.load(self.checkpoint, OBS_DIM, 3, list(OBS_LAYOUT), device=device)
+        use_torch_threads(self.policy.config.torch_threads)  # as it was trained
+        self.action_meta = self.policy.meta["config"].get("action")  # None: not recorded (ROS runs)
 
     def reset(self, env) -> None:
         """Refuse an env that reads actions differently from the one trained on."""
@@ -167,10 +141,7 @@ class PolicyController:
                              f"settings: {detail} (pass them with --set)")
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
-        return np.clip(self.learner.act(obs), -1.0, 1.0).astype(np.float32)
-
-    def close(self) -> None:
-        self._run_dir.cleanup()
+        return np.clip(self.policy.act(obs), -1.0, 1.0).astype(np.float32)
 
 
 def make_controller(name: str, checkpoint: str | Path | None = None) -> Controller:

@@ -52,25 +52,35 @@ def episode_cases(episodes: int, seed: int) -> list[tuple[int, str, str]]:
             for reset_seed, options in cases]
 
 
-def run_episode(env, controller: Controller, seed: int, stroke: str, direction: str,
-                keep_trace: bool = True, frame_callback=None) -> EpisodeResult:
-    """One episode of ``controller`` on ``env``; ``frame_callback(env, info)`` after
-    the reset and each step (for rendering)."""
-    obs, info = env.reset(seed=seed, options={"stroke": stroke, "direction": direction})
-    massage = env.unwrapped  # controllers read the env itself, under any wrapper
-    controller.reset(massage)
-    trace: dict[str, list[float]] = {key: [] for key in TRACE_KEYS} if keep_trace else {}
-    if frame_callback is not None:
-        frame_callback(env, info)
-    total, done = 0.0, False
+def play(env, controller: Controller, obs: np.ndarray, trace_keys: Sequence[str] = (),
+         frame_callback=None) -> tuple[float, dict, dict[str, list[float]]]:
+    """The one episode loop: ``controller`` on any gymnasium ``env`` from ``obs`` (just
+    after a reset) to the episode's end. Returns (return, last step's info, the
+    ``trace_keys`` values of every step); ``frame_callback(env, info)`` after each step."""
+    unwrapped = env.unwrapped  # controllers read the env itself, under any wrapper
+    controller.reset(unwrapped)
+    trace: dict[str, list[float]] = {key: [] for key in trace_keys}
+    total, done, info = 0.0, False, {}
     while not done:
-        obs, reward, terminated, truncated, info = env.step(controller.act(obs, massage))
+        obs, reward, terminated, truncated, info = env.step(controller.act(obs, unwrapped))
         total += float(reward)
         done = terminated or truncated
         for key in trace:
             trace[key].append(float(info[key]))
         if frame_callback is not None:
             frame_callback(env, info)
+    return total, info, trace
+
+
+def run_episode(env, controller: Controller, seed: int, stroke: str, direction: str,
+                keep_trace: bool = True, frame_callback=None) -> EpisodeResult:
+    """One MassageEnv episode of ``controller``; ``frame_callback(env, info)`` after
+    the reset and each step (for rendering)."""
+    obs, info = env.reset(seed=seed, options={"stroke": stroke, "direction": direction})
+    if frame_callback is not None:
+        frame_callback(env, info)
+    total, info, trace = play(env, controller, obs, TRACE_KEYS if keep_trace else (),
+                              frame_callback)
     if "episode_metrics" not in info:
         raise RuntimeError(
             "the episode ended without MassageEnv's info['episode_metrics']: a wrapper "

@@ -1,10 +1,10 @@
-"""``td3_agent``: the online TD3 learner (OnlineLearner) as a ROS 2 node.
+"""``td3_agent``: the online TD3 learner (a training Session) as a ROS 2 node.
 
-On each massage/state: decode, ``learner.on_state`` (stores the transition the state
+On each massage/state: decode, ``session.on_state`` (stores the transition the state
 completes, chooses the next action), publish massage/action at once (stamped with the
 state's stamp), then run the gradient updates now due, inline or, with
 ``agent.background_updates``, on a worker thread so the state-to-action time does not
-depend on training. Publishes massage/episode_return and the loss averages the learner
+depend on training. Publishes massage/episode_return and the loss averages the session
 logs (massage/critic_loss, massage/actor_loss, massage/q_mean). Train mode stops after
 ``train.total_steps`` stored steps and writes a final checkpoint; eval mode stops after
 ``agent.eval_episodes`` whole episodes and writes evaluation.json. Names are relative,
@@ -40,7 +40,8 @@ from massage_td3_ros.ros.common import (
 from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
 from massage_td3_ros.td3.checkpoint import checkpoint_path
-from massage_td3_ros.training.learner import OnlineLearner, StepState
+from massage_td3_ros.training.config import run_folder
+from massage_td3_ros.training.session import Session
 
 ACT_DIM = 3
 LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
@@ -55,18 +56,18 @@ class TD3AgentNode(Node):
                  parameter_overrides: list[Parameter] | None = None) -> None:
         super().__init__("td3_agent", context=context,
                          parameter_overrides=parameter_overrides or [])
-        route_package_logging(self)  # the learner's and env's messages as this node's
+        route_package_logging(self)  # the session's and env's messages as this node's
         groups = declare_and_read(self, NODE_GROUPS["td3_agent"])
         self.agent_cfg = groups["agent"]
         self.train_cfg = groups["train"]
         self.checkpoint = checkpoint = self._start_checkpoint()
         self.run_dir = self._run_folder(checkpoint)
         self.codec = StateCodec.for_env()
-        self.learner = OnlineLearner(
+        self.session = Session(
             self.codec.obs_dim, ACT_DIM, groups["td3"], groups["exploration"], self.train_cfg,
             self.run_dir, obs_labels=list(OBS_LAYOUT), mode=self.agent_cfg.mode,
             checkpoint=checkpoint)
-        self._resumed = checkpoint is not None or self.learner.env_steps > 0
+        self._resumed = checkpoint is not None or self.session.env_steps > 0
         self.finished = Future()           # done when the budget is reached
         self.bad_states = 0
         self.states_received = 0
@@ -75,9 +76,9 @@ class TD3AgentNode(Node):
         self._episode_return = 0.0
         self._episode_seen_from_start = False
         self.evaluated: list[dict] = []    # eval mode: one row per whole episode
-        self._eval_episodes_seen = 0       # learner.eval_episodes at the last episode end
+        self._eval_episodes_seen = 0       # session.eval_episodes at the last episode end
         self._last_stamp_ns = -1
-        self._losses_published = len(self.learner.logger.losses)
+        self._losses_published = len(self.session.logger.losses)
         self._waiting_since = time.monotonic()   # of the last state (or of the start)
         self._waiting_since_wall = time.time()
         self._last_wait_log = self._waiting_since
@@ -104,15 +105,11 @@ class TD3AgentNode(Node):
         if self.agent_cfg.mode == "eval":
             budget = f"evaluating {checkpoint} for {self.agent_cfg.eval_episodes} episodes"
         else:
-            budget = (f"starting at env step {self.learner.env_steps} of "
+            budget = (f"starting at env step {self.session.env_steps} of "
                       f"{self.train_cfg.total_steps}, updates "
                       f"{'in the background' if self._worker else 'inline'}")
         self.get_logger().info(f"mode {self.agent_cfg.mode}, output folder {self.run_dir}, "
                                f"{budget}")
-
-    def _training_folder(self) -> Path:
-        """The in-process trainer's default run folder for this seed."""
-        return Path(self.train_cfg.run_dir) / f"{MASSAGE_ENV_ID}-seed{self.train_cfg.seed}"
 
     def _run_folder(self, checkpoint: Path | None) -> Path:
         """``agent.run_folder`` when set; else train: the training folder, eval: a folder
@@ -121,7 +118,7 @@ class TD3AgentNode(Node):
             return Path(self.agent_cfg.run_folder)
         if self.agent_cfg.mode == "eval":
             return checkpoint.with_name(f"{checkpoint.stem}-eval")
-        return self._training_folder()
+        return run_folder(self.train_cfg, MASSAGE_ENV_ID)
 
     def _start_checkpoint(self) -> Path | None:
         """agent.checkpoint; in eval without one, the training folder's latest (required)."""
@@ -131,9 +128,9 @@ class TD3AgentNode(Node):
                 raise ValueError(f"agent.checkpoint {path}: no such file")
             return path
         if self.agent_cfg.mode != "eval":
-            return None  # train: the learner resumes from the run's latest if there is one
-        latest = checkpoint_path(Path(self.agent_cfg.run_folder or self._training_folder()),
-                                 "latest")
+            return None  # train: the session resumes from the run's latest if there is one
+        latest = checkpoint_path(Path(self.agent_cfg.run_folder
+                                      or run_folder(self.train_cfg, MASSAGE_ENV_ID)), "latest")
         if not latest.is_file():
             raise ValueError(f"eval mode needs agent.checkpoint, or a run folder with "
                              f"{latest}")
@@ -158,8 +155,8 @@ class TD3AgentNode(Node):
         if not state.first and not self._continues_my_answer(state):
             # The step was not taken with this process's answer to the previous state
             # (held action, lost messages, a restart): never a stored transition.
-            self.learner.forget_pending()
-        action = self.learner.on_state(self._step_state(state))
+            self.session.forget_pending()
+        action = self.session.on_state(state)
         self._track_episode(state)
         done = self._budget_reached()
         # Like the in-process loop: the budget's last state gets no answer, so the sim
@@ -167,23 +164,17 @@ class TD3AgentNode(Node):
         if action is not None and not done:
             self._publish_action(state, action)
         # After every state, terminal ones included, as the in-process loop does.
-        if self.learner.mode == "train":
+        if self.session.mode == "train":
             if self._worker is not None:
                 self._update_wanted.set()
             else:
-                self.learner.update()
+                self.session.update()
                 self._publish_losses()
         if done:
             self.finished.set_result(True)
 
     def _continues_my_answer(self, state: StateMessage) -> bool:
         return not state.held and self._last_answer == (state.episode, state.step - 1)
-
-    @staticmethod
-    def _step_state(state: StateMessage) -> StepState:
-        return StepState(obs=state.obs, episode=state.episode, step=state.step,
-                         first=state.first, reward=state.reward, terminated=state.terminated,
-                         truncated=state.truncated, info=state.info)
 
     def _publish_action(self, state: StateMessage, action) -> None:
         msg = Vector3Stamped()
@@ -200,26 +191,27 @@ class TD3AgentNode(Node):
             self._episode_seen_from_start = True
             return
         self._episode_return += state.reward
-        if state.terminated or state.truncated:
+        if state.last:
             self._return_pub.publish(Float32(data=float(self._episode_return)))
+            counters = self.session.counters()
             self.get_logger().info(
                 f"episode {state.episode}: return {self._episode_return:.2f}, "
-                f"{state.step} steps, env steps {self.learner.env_steps}, updates "
-                f"{self.learner.updates}, gaps {self.learner.gaps}")
-            # Whole episodes only: seen from their first state, and the learner scored it
+                f"{state.step} steps, env steps {counters['env_steps']}, updates "
+                f"{counters['updates']}, gaps {counters['gaps']}")
+            # Whole episodes only: seen from their first state, and the session scored it
             # (its last step followed this node's answer).
-            scored = self.learner.eval_episodes > self._eval_episodes_seen
-            self._eval_episodes_seen = self.learner.eval_episodes
-            if self.learner.mode == "eval" and scored and self._episode_seen_from_start:
+            scored = self.session.eval_episodes > self._eval_episodes_seen
+            self._eval_episodes_seen = self.session.eval_episodes
+            if self.session.mode == "eval" and scored and self._episode_seen_from_start:
                 self.evaluated.append({"episode": state.episode,
                                        "episode_return": self._episode_return,
-                                       "metrics": dict(self.learner.last_summary)})
+                                       "metrics": dict(self.session.last_summary)})
             self._episode_seen_from_start = False
 
     def _budget_reached(self) -> bool:
-        if self.learner.mode == "eval":
+        if self.session.mode == "eval":
             return len(self.evaluated) >= self.agent_cfg.eval_episodes
-        return self.learner.env_steps >= self.train_cfg.total_steps
+        return self.session.env_steps >= self.train_cfg.total_steps
 
     def _say_if_waiting(self) -> None:
         """Every few seconds without a state (no sim yet, or the sim went away): say so."""
@@ -241,7 +233,7 @@ class TD3AgentNode(Node):
             while not self._stopping.is_set():
                 if self._update_wanted.wait(timeout=0.1):
                     self._update_wanted.clear()
-                    self.learner.update()
+                    self.session.update()
                     self._publish_losses()
         except Exception as error:  # noqa: BLE001 - any failure must stop the run, loudly
             # Acting on without learning would look like training; end the run instead.
@@ -250,7 +242,7 @@ class TD3AgentNode(Node):
                 self.finished.set_exception(error)
 
     def _publish_losses(self) -> None:
-        rows = self.learner.logger.losses
+        rows = self.session.logger.losses
         if len(rows) == self._losses_published:
             return
         self._losses_published = len(rows)
@@ -264,12 +256,12 @@ class TD3AgentNode(Node):
         if self._worker is not None:
             self._worker.join()
         # Stopped before any state: nothing learned, nothing to write over.
-        learned = self.learner.env_steps > 0 or self._resumed
-        self.learner.close(final_checkpoint=self.learner.mode == "train" and learned)
-        if self.learner.mode == "eval" and self.evaluated:
+        learned = self.session.env_steps > 0 or self._resumed
+        self.session.close(final_checkpoint=self.session.mode == "train" and learned)
+        if self.session.mode == "eval" and self.evaluated:
             self._write_evaluation()
         final_log(self,
-            f"stopped at env step {self.learner.env_steps}: {self.learner.counters()}, "
+            f"stopped at env step {self.session.env_steps}: {self.session.counters()}, "
             f"bad states {self.bad_states}")
 
     def _write_evaluation(self) -> None:

@@ -4,6 +4,7 @@ with a shutdown that no further signal can interrupt."""
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -36,14 +38,16 @@ class _RosLogHandler(logging.Handler):
 
     def __init__(self, node: Node) -> None:
         super().__init__()
-        self.node = node
+        # Taken now: the handler outlives a destroyed node (whose name can no longer be
+        # read) until the next node replaces it.
+        self.context, self.name, self.logger = node.context, node.get_name(), node.get_logger()
 
     def emit(self, record: logging.LogRecord) -> None:
         text = self.format(record)
-        if not self.node.context.ok():
-            print(f"[{self.node.get_name()}] {text}", file=sys.stderr)
+        if not self.context.ok():
+            print(f"[{self.name}] {text}", file=sys.stderr)
             return
-        logger = self.node.get_logger()
+        logger = self.logger
         if record.levelno >= logging.ERROR:
             logger.error(text)
         elif record.levelno >= logging.WARNING:
@@ -82,7 +86,12 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     interrupted before it was built.
     """
     _stop_gently_on_signals(name)  # before rclpy.init: rclpy's handlers chain to these
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except _rclpy.RCLError as error:
+        # Typically a parameter file rcl cannot parse: one line, not a traceback.
+        print(f"{name}: error: {_rcl_reason(error)}", file=sys.stderr)
+        return 2
     node = None
     try:
         node = make_node()
@@ -119,6 +128,11 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
     return 0 if node is not None else 130
+
+
+def _rcl_reason(error: Exception) -> str:
+    """rcl's message without the C source locations it appends (", at file.c:123")."""
+    return re.sub(r",? at /\S+:\d+", "", str(error)).strip()
 
 
 def _stop_gently_on_signals(name: str) -> None:

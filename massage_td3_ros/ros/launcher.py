@@ -36,12 +36,13 @@ PATH_ARGUMENTS = {"out", "checkpoint", "run_dir"}
 
 
 def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the nodes: loopback discovery (always: both nodes run on this
-    machine) and a run-unique domain id unless one is set."""
+    """``base`` (default: this process's environment) with DDS kept on this machine:
+    loopback discovery (always: every node of a run is local) and a run-unique domain
+    id (1-101) unless one is set. The one place this is decided: the launcher, the
+    test suite (conftest.py) and the ROS benchmark all take it from here."""
     env = dict(os.environ if base is None else base)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
-    env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     load_config(params_file)  # fail here, with the file's name, on a bad parameter
     sim_overrides, agent_overrides = overrides_from_args(args)
     env = ros_environment()
+    env.setdefault("PYTHONUNBUFFERED", "1")  # the nodes' output as it happens
     LOG.info("ROS_DOMAIN_ID=%s, discovery %s, parameters %s", env["ROS_DOMAIN_ID"],
              env["ROS_AUTOMATIC_DISCOVERY_RANGE"], params_file)
     # Explicit handlers, also when started with SIGINT ignored (`cmd &` in a script):

@@ -33,6 +33,7 @@ from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.env.episode import episode_seed, evaluation_episode
+from massage_td3_ros.env.snapshot import ArmSnapshot
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.common import (
     LATCHED_QOS,
@@ -48,24 +49,6 @@ from massage_td3_ros.ros.state_message import StateCodec
 
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
-
-
-def scene_from_snapshot(snapshot) -> sim_messages.SceneReadout:
-    """The env's ArmSnapshot as plain values; the tool wrench is the vector sum of the
-    tool's contact forces (each along its normal, from the body towards the arm)."""
-    on_tool = [c for c in snapshot.contacts if c.arm_link == snapshot.tool_link]
-    force = sum((c.normal_force_n * np.asarray(c.normal, dtype=float) for c in on_tool),
-                np.zeros(3))
-    contacts = [sim_messages.Contact(
-        position_m=np.asarray(c.position_on_body_m, dtype=float),
-        normal=np.asarray(c.normal, dtype=float), normal_force_n=float(c.normal_force_n),
-        link=-2 if c.arm_link == snapshot.tool_link else int(c.arm_link))
-        for c in snapshot.contacts]
-    return sim_messages.SceneReadout(
-        joint_names=list(snapshot.joint_names), joint_pos_rad=snapshot.joint_pos_rad,
-        joint_vel_rad_s=snapshot.joint_vel_rad_s, joint_effort=snapshot.joint_effort_nm,
-        tool_pos_m=snapshot.tool_pos_m, tool_quat_xyzw=snapshot.tool_quat_xyzw,
-        tool_force_n=force, contacts=contacts)
 
 
 class MassageSimNode(Node):
@@ -211,9 +194,9 @@ class MassageSimNode(Node):
             (self._pose_pub, sim_messages.tool_pose),
             (self._markers_pub, self._markers)) if publisher.get_subscription_count() > 0]
         if listening:
-            scene = scene_from_snapshot(self.env.snapshot())
+            snapshot = self.env.snapshot()
             for publisher, build in listening:
-                publisher.publish(build(header, scene))
+                publisher.publish(build(header, snapshot))
         if with_reward:
             self._reward_pub.publish(Float32(data=float(reward)))
         self._state_msg = self.codec.encode(
@@ -224,9 +207,9 @@ class MassageSimNode(Node):
         self._state_pub.publish(self._state_msg)
         self._announced_ns = time.monotonic_ns()
 
-    def _markers(self, header, scene: sim_messages.SceneReadout):
-        markers = sim_messages.contact_markers(header, scene, self._marker_count)
-        self._marker_count = len(scene.contacts)
+    def _markers(self, header, snapshot: ArmSnapshot):
+        markers = sim_messages.contact_markers(header, snapshot, self._marker_count)
+        self._marker_count = len(snapshot.contacts)
         return markers
 
     # ---- inputs -----------------------------------------------------------------------

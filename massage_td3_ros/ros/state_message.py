@@ -13,7 +13,8 @@ state: the agent must not store that step as a transition of its own action.
 
 The stamp is the one every stamped message of that control step carries; the agent
 echoes it in its ``/massage/action``. float64 holds every counter exactly (< 2**53).
-This module needs only the message package and numpy: no rclpy node, no PyBullet.
+A decoded message is the learner's StepState plus the stamp and ``held``.
+This module needs only the message package and numpy: no rclpy node, no PyBullet, no torch.
 """
 
 from __future__ import annotations
@@ -24,26 +25,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
+from massage_td3_ros.training.step_state import StepState
+
 HEADER_LABELS: tuple[str, ...] = (
     "stamp_sec", "stamp_nanosec", "episode", "step", "first", "terminated", "truncated",
     "held", "reward")
 
 
 @dataclass
-class StateMessage:
-    """The decoded contents of one ``/massage/state`` message."""
+class StateMessage(StepState):
+    """The decoded contents of one ``/massage/state`` message: a StepState, stamped."""
 
-    stamp_sec: int
-    stamp_nanosec: int
-    episode: int
-    step: int
-    first: bool
-    terminated: bool
-    truncated: bool
-    held: bool
-    reward: float
-    obs: np.ndarray
-    info: dict[str, float] = field(default_factory=dict)
+    stamp_sec: int = field(kw_only=True)
+    stamp_nanosec: int = field(kw_only=True)
+    held: bool = field(kw_only=True)   # the step applied a held action, not the answer
 
     @property
     def stamp_ns(self) -> int:

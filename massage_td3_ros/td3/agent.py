@@ -6,7 +6,6 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional
 
@@ -21,6 +20,12 @@ def resolve_device(name: str) -> torch.device:
         raise RuntimeError("td3.device is 'cuda' but torch sees no CUDA device "
                            "(CPU-only torch build or no GPU); set td3.device: cpu")
     return torch.device(name)
+
+
+def use_torch_threads(threads: int) -> None:
+    """``torch.set_num_threads(threads)`` (td3.torch_threads); 0 leaves torch's default."""
+    if threads > 0:
+        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -55,12 +60,6 @@ class TD3:
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic)
         self.critic_updates = 0
         self.actor_updates = 0
-
-    @torch.no_grad()
-    def select_action(self, obs: np.ndarray) -> np.ndarray:
-        """The deterministic policy's action for one observation, float32 (act_dim,)."""
-        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
-        return self.actor(obs_t.unsqueeze(0))[0].cpu().numpy()
 
     def train(self, batch: Batch) -> dict[str, float]:
         """One critic update; every ``policy_freq``-th call also the actor and targets.

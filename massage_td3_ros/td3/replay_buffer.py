@@ -12,7 +12,10 @@ import torch
 
 LOG = logging.getLogger(__name__)
 
-_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+# A time-limit cut (truncation) is stored as an ordinary, bootstrapping transition:
+# nothing but ``terminated`` changes the update. Buffer files written when a
+# ``truncated`` column was kept still load (the column is ignored).
+_FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
 
 
 class Batch(NamedTuple):
@@ -23,12 +26,11 @@ class Batch(NamedTuple):
     reward: torch.Tensor      # (B, 1)
     next_obs: torch.Tensor    # (B, obs_dim)
     terminated: torch.Tensor  # (B, 1) 1.0 when the episode truly ended (no bootstrap)
-    truncated: torch.Tensor   # (B, 1) 1.0 when it was cut by a time limit (bootstraps)
 
 
 def required_bytes(capacity: int, obs_dim: int, act_dim: int) -> int:
     """Memory the buffer's arrays take once filled."""
-    return 4 * capacity * (2 * obs_dim + act_dim + 3)
+    return 4 * capacity * (2 * obs_dim + act_dim + 2)
 
 
 def available_memory_bytes() -> int | None:
@@ -63,7 +65,6 @@ class ReplayBuffer:
         self.reward = np.zeros((capacity, 1), dtype=np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.terminated = np.zeros((capacity, 1), dtype=np.float32)
-        self.truncated = np.zeros((capacity, 1), dtype=np.float32)
         self.ptr = 0    # index the next transition goes to
         self.size = 0   # transitions held
 
@@ -76,7 +77,7 @@ class ReplayBuffer:
         return sum(getattr(self, name).nbytes for name in _FIELDS)
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
-            terminated: bool, truncated: bool) -> None:
+            terminated: bool) -> None:
         """Store one transition, overwriting the oldest when full."""
         i = self.ptr
         self.obs[i] = obs
@@ -84,7 +85,6 @@ class ReplayBuffer:
         self.reward[i] = reward
         self.next_obs[i] = next_obs
         self.terminated[i] = float(terminated)
-        self.truncated[i] = float(truncated)
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 

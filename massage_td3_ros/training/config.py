@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from massage_td3_ros.params import param
 
@@ -41,3 +42,9 @@ class TrainConfig:
     buffer_size: int = param(1_000_000, "Replay buffer capacity in transitions.", 1, 10**9)
     deterministic_torch: bool = param(False, "torch.use_deterministic_algorithms (exactly "
                                       "reproducible runs, possibly slower).")
+
+
+def run_folder(train_cfg: TrainConfig, env_id: str) -> Path:
+    """A run's default folder, ``<train.run_dir>/<env_id>-seed<seed>`` (the in-process
+    trainer's and the ROS agent node's)."""
+    return Path(train_cfg.run_dir) / f"{env_id}-seed{train_cfg.seed}"

@@ -8,7 +8,6 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 LOG = logging.getLogger("massage_td3_ros.training")
 
@@ -111,20 +110,10 @@ class RunLogger:
         self._losses.write(row)
         self._scalars("losses", row, int(row["updates"]), skip=("updates", "env_steps"))
 
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def __enter__(self) -> RunLogger:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 _warned: set[str] = set()

@@ -28,7 +28,8 @@ def _save(figure, path: Path) -> Path:
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
-    """Trailing mean over up to ``window`` values (shorter at the start)."""
+    """Mean of each value and the up to ``window - 1`` before it (shorter at the start:
+    no zero padding, so the first points are not pulled towards 0)."""
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return values

@@ -1,4 +1,4 @@
-"""In-process training: a gymnasium env feeding OnlineLearner, no ROS.
+"""In-process training: a gymnasium env feeding a training Session, no ROS.
 
 It makes exactly the calls the ROS agent node makes (``on_state``, then ``update``
 after the action is chosen), so it is the reference the ROS loop is measured against.
@@ -17,7 +17,9 @@ import numpy as np
 
 from massage_td3_ros.config import Config
 from massage_td3_ros.env.episode import EVAL_CASES, MASSAGE_ENV_ID, action_meta, episode_seed
-from massage_td3_ros.training.learner import OnlineLearner, StepState
+from massage_td3_ros.training.config import run_folder
+from massage_td3_ros.training.session import Session
+from massage_td3_ros.training.step_state import StepState
 
 LOG = logging.getLogger("massage_td3_ros.training")
 MASSAGE_EVAL_CASES = tuple({"stroke": stroke, "direction": direction}
@@ -50,35 +52,32 @@ def action_scaler(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
     return scale
 
 
-EVAL_SEED_OFFSET = 10_000  # evaluation episodes never reuse a training episode's seed
-
-
 def _step_info(info: dict) -> dict[str, float]:
     from massage_td3_ros.env.metrics import STEP_INFO_KEYS
     return {key: float(info[key]) for key in STEP_INFO_KEYS if key in info}
 
 
-def run_loop(env: gym.Env, learner: OnlineLearner, total_steps: int, seed: int,
+def run_loop(env: gym.Env, session: Session, total_steps: int, seed: int,
              eval_cases: Sequence[Mapping[str, Any]] = ()) -> None:
-    """Episodes until the learner has ``total_steps`` training steps (evals extra).
+    """Episodes until the session has ``total_steps`` training steps (evals extra).
 
     ``eval_cases``: reset options the evaluation episodes cycle through, so every
     evaluation round (which picks the ``best`` checkpoint) meets the same episodes."""
     scale = action_scaler(env.action_space)
-    while learner.env_steps < total_steps:
-        episode = learner.episodes + learner.eval_episodes
-        index = learner.next_eval_index
+    while session.env_steps < total_steps:
+        episode = session.episodes + session.eval_episodes
+        index = session.next_eval_index
         options = (dict(eval_cases[index % len(eval_cases)])
                    if eval_cases and index is not None else None)
         obs, info = env.reset(seed=episode_seed(seed, episode), options=options)
         state = StepState(obs=obs, episode=episode, step=0, first=True)
         step = 0
         while True:
-            action = learner.on_state(state)
+            action = session.on_state(state)
             # Every state, terminal ones included, is followed by the updates it made due,
             # before the next state: resumed and uninterrupted runs then match exactly.
-            learner.update()
-            if action is None or learner.env_steps >= total_steps:
+            session.update()
+            if action is None or session.env_steps >= total_steps:
                 break
             obs, reward, terminated, truncated, info = env.step(scale(action))
             step += 1
@@ -92,8 +91,8 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
     """Train TD3 on ``env_id`` in this process; returns the run folder.
 
     ``steps``/``seed`` override ``config.train.total_steps``/``seed``; ``out`` is the
-    run folder (default ``<train.run_dir>/<env_id>-seed<seed>``). A folder with a
-    ``latest`` checkpoint resumes from it (unless ``train.resume`` is false).
+    run folder (default: ``training.config.run_folder``). A folder with a ``latest``
+    checkpoint resumes from it (unless ``train.resume`` is false).
     """
     overrides = {}
     if steps is not None:
@@ -103,44 +102,24 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
     if overrides:
         config = config.replace(train=overrides)
     train_cfg = config.train
-    run_dir = Path(out) if out is not None else (
-        Path(train_cfg.run_dir) / f"{env_id}-seed{train_cfg.seed}")
+    run_dir = Path(out) if out is not None else run_folder(train_cfg, env_id)
     env = make_env(env_id, config)
     try:
         obs_dim = int(np.prod(env.observation_space.shape))
         act_dim = int(np.prod(env.action_space.shape))
         massage = env_id == MASSAGE_ENV_ID
-        learner = OnlineLearner(obs_dim, act_dim, config.td3, config.exploration, train_cfg,
-                                run_dir, obs_labels=observation_layout(env),
-                                band_n=config.env.force_band_n if massage else None,
-                                action_meta=action_meta(config.env) if massage else None)
+        session = Session(obs_dim, act_dim, config.td3, config.exploration, train_cfg,
+                          run_dir, obs_labels=observation_layout(env),
+                          band_n=config.env.force_band_n if massage else None,
+                          action_meta=action_meta(config.env) if massage else None)
         LOG.info("training %s for %d steps in %s (starting at step %d)", env_id,
-                 train_cfg.total_steps, run_dir, learner.env_steps)
+                 train_cfg.total_steps, run_dir, session.env_steps)
         try:
             cases = MASSAGE_EVAL_CASES if massage else ()
-            run_loop(env, learner, train_cfg.total_steps, train_cfg.seed, cases)
+            run_loop(env, session, train_cfg.total_steps, train_cfg.seed, cases)
         finally:
-            learner.close()
+            session.close()
     finally:
         env.close()
     return run_dir
 
-
-def evaluate(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int,
-             seed: int = 0) -> list[float]:
-    """Returns of ``episodes`` episodes of ``policy_fn`` (obs -> action in [-1, 1])."""
-    return [episode_return(policy_fn, env,
-                           env.reset(seed=episode_seed(seed + EVAL_SEED_OFFSET, index))[0])
-            for index in range(episodes)]
-
-
-def episode_return(policy_fn: Callable[[np.ndarray], np.ndarray], env: gym.Env,
-                   obs: np.ndarray) -> float:
-    """Return of ``policy_fn`` from ``obs`` (just after a reset) to the episode's end."""
-    scale = action_scaler(env.action_space)
-    total, done = 0.0, False
-    while not done:
-        obs, reward, terminated, truncated, _ = env.step(scale(policy_fn(obs)))
-        total += float(reward)
-        done = terminated or truncated
-    return total
