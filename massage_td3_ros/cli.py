@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from massage_td3_ros.env.episode import MASSAGE_ENV_ID
+
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None,
@@ -38,7 +40,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 def _add_train_in_process(parser: argparse.ArgumentParser) -> None:
     _add_train(parser)
     _add_overrides(parser)
-    parser.add_argument("--env", default="MassageEnv-v0",
+    parser.add_argument("--env", default=MASSAGE_ENV_ID,
                         help="gymnasium env id (e.g. Pendulum-v1 to check the learner)")
 
 

@@ -21,23 +21,20 @@ from pathlib import Path
 
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.context import Context
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 from std_msgs.msg import Float32, Float64MultiArray
 
-from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 from massage_td3_ros.env.observation import OBS_LAYOUT
 from massage_td3_ros.ros.common import (
     MONITOR_QOS,
     RELIABLE_QOS,
+    PackageNode,
     final_log,
-    route_package_logging,
     run_node,
     steady_clock,
 )
-from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec, StateMessage
 from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.training.config import run_folder
@@ -49,15 +46,13 @@ ERROR_PERIOD_S = 2.0
 WAIT_LOG_S = 5.0   # say that no state arrives after this long, and again as often
 
 
-class TD3AgentNode(Node):
+class TD3AgentNode(PackageNode):
     """Answers every /massage/state with an action and learns online from the stream."""
 
     def __init__(self, *, context: Context | None = None,
                  parameter_overrides: list[Parameter] | None = None) -> None:
-        super().__init__("td3_agent", context=context,
-                         parameter_overrides=parameter_overrides or [])
-        route_package_logging(self)  # the session's and env's messages as this node's
-        groups = declare_and_read(self, NODE_GROUPS["td3_agent"])
+        super().__init__("td3_agent", context=context, parameter_overrides=parameter_overrides)
+        groups = self.groups
         self.agent_cfg = groups["agent"]
         self.train_cfg = groups["train"]
         self.checkpoint = checkpoint = self._start_checkpoint()

@@ -11,10 +11,15 @@ from collections.abc import Callable
 
 import rclpy
 from rclpy.clock import Clock, ClockType
+from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from massage_td3_ros.config import NODE_GROUPS
+from massage_td3_ros.ros.parameters import declare_and_read
 
 # Reliable, shallow: state, action and reward must not be lost, and a deep queue would
 # only hide a stalled peer. (Visualisation streams use sensor-data QoS instead.)
@@ -56,6 +61,17 @@ class _RosLogHandler(logging.Handler):
             logger.info(text)
         else:
             logger.debug(text)
+
+
+class PackageNode(Node):
+    """A node of this package: its Python log records routed to its ROS logger, and its
+    parameter groups (config.NODE_GROUPS[name]) declared and read as ``self.groups``."""
+
+    def __init__(self, name: str, *, context: Context | None = None,
+                 parameter_overrides: list[Parameter] | None = None) -> None:
+        super().__init__(name, context=context, parameter_overrides=parameter_overrides or [])
+        route_package_logging(self)  # the session's and env's messages as this node's
+        self.groups = declare_and_read(self, NODE_GROUPS[name])
 
 
 def route_package_logging(node: Node) -> None:

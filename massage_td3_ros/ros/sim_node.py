@@ -23,7 +23,6 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped, Vector3Stamped, WrenchStamped
 from nav_msgs.msg import Path
 from rclpy.context import Context
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
@@ -31,7 +30,6 @@ from std_msgs.msg import Float32, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
-from massage_td3_ros.config import NODE_GROUPS
 from massage_td3_ros.env.episode import episode_seed, evaluation_episode
 from massage_td3_ros.env.snapshot import ArmSnapshot
 from massage_td3_ros.ros import sim_messages
@@ -39,27 +37,24 @@ from massage_td3_ros.ros.common import (
     LATCHED_QOS,
     MONITOR_QOS,
     RELIABLE_QOS,
+    PackageNode,
     final_log,
-    route_package_logging,
     run_node,
     steady_clock,
 )
-from massage_td3_ros.ros.parameters import declare_and_read
 from massage_td3_ros.ros.state_message import StateCodec
 
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
 
 
-class MassageSimNode(Node):
+class MassageSimNode(PackageNode):
     """Steps MassageEnv on /massage/action and publishes each step's outcome."""
 
     def __init__(self, *, context: Context | None = None,
                  parameter_overrides: list[Parameter] | None = None) -> None:
-        super().__init__("massage_sim", context=context,
-                         parameter_overrides=parameter_overrides or [])
-        route_package_logging(self)  # the learner's and env's messages as this node's
-        groups = declare_and_read(self, NODE_GROUPS["massage_sim"])
+        super().__init__("massage_sim", context=context, parameter_overrides=parameter_overrides)
+        groups = self.groups
         self.sim_cfg, self.env_cfg = groups["sim"], groups["env"]
         from massage_td3_ros.env import MassageEnv  # PyBullet: only when a sim is wanted
         self.env = MassageEnv(self.env_cfg, render_mode="human" if self.sim_cfg.gui else None)
