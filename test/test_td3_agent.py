@@ -94,7 +94,7 @@ def test_terminal_transitions_do_not_bootstrap_truncated_ones_do():
     def critic_target_value(terminated):
         torch.manual_seed(0)
         agent = TD3(3, 2, TD3Config(actor_hidden=(16,), critic_hidden=(16,), lr_critic=1e-9,
-                                    gamma=0.9))
+                                    gamma=0.9, precision="float32"))  # the exact maths
         with torch.no_grad():  # target critics that always say 10
             for net in (agent.critic_target.q1, agent.critic_target.q2):
                 net[-1].weight.zero_()
@@ -129,3 +129,34 @@ def test_cuda_requested_without_cuda_is_a_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(RuntimeError, match="cuda"):
         resolve_device("cuda")
+
+
+def test_bfloat16_matmuls_keep_float32_state_and_track_the_float32_update():
+    """The fast path rounds only the matrix products: weights, optimiser state and the
+    loss stay float32, and one update lands close to the float32 one."""
+    from massage_td3_ros.td3.agent import matmul_dtype
+    from massage_td3_ros.td3.cpu import has_fast_bfloat16
+
+    cpu = torch.device("cpu")
+    assert matmul_dtype("float32", cpu) == torch.float32
+    assert matmul_dtype("bfloat16", cpu) == torch.bfloat16
+    assert matmul_dtype("auto", cpu) == (torch.bfloat16 if has_fast_bfloat16()
+                                         else torch.float32)
+    agents = {}
+    for precision in ("float32", "bfloat16"):
+        torch.manual_seed(0)
+        agents[precision] = TD3(3, 2, TD3Config(actor_hidden=(64, 64), critic_hidden=(64, 64),
+                                                policy_freq=1, precision=precision))
+    losses = {p: agents[p].train(random_batch(seed=3)) for p in agents}
+    fast, exact = agents["bfloat16"], agents["float32"]
+    assert all(t.dtype == torch.float32 for t in fast.critic.parameters())
+    state = fast.critic_optimizer.state_dict()["state"]
+    assert all(v.dtype == torch.float32 for s in state.values() for k, v in s.items()
+               if k != "step")
+    for name in ("critic_loss", "actor_loss", "q_mean"):
+        assert np.isfinite(losses["bfloat16"][name])
+        assert losses["bfloat16"][name] == pytest.approx(losses["float32"][name], rel=0.03,
+                                                         abs=1e-3), name
+    # One Adam step moves each weight by about lr whatever the gradient's rounding.
+    for a, b in zip(fast.critic.parameters(), exact.critic.parameters()):
+        assert torch.allclose(a, b, atol=2 * fast.config.lr_critic + 1e-6)

@@ -1,7 +1,13 @@
-"""TD3 (Fujimoto et al. 2018): twin critics, target-policy smoothing, delayed actor."""
+"""TD3 (Fujimoto et al. 2018): twin critics, target-policy smoothing, delayed actor.
+
+The update is the paper's; how it runs is tuned for CPUs: optional bfloat16 autocast of
+the matrix products (td3.precision), fused Adam, and the soft target update as one
+foreach lerp per network.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +16,7 @@ import torch
 from torch.nn import functional
 
 from massage_td3_ros.td3.config import TD3Config
+from massage_td3_ros.td3.cpu import has_fast_bfloat16
 from massage_td3_ros.td3.networks import Actor, Critic
 from massage_td3_ros.td3.replay_buffer import Batch
 
@@ -31,9 +38,28 @@ def use_torch_threads(threads: int) -> None:
 @torch.no_grad()
 def polyak_update(sources: Iterable[torch.Tensor], targets: Iterable[torch.Tensor],
                   tau: float) -> None:
-    """In place: target <- tau * source + (1 - tau) * target, tensor by tensor."""
-    for source, target in zip(sources, targets, strict=True):
-        target.mul_(1.0 - tau).add_(source, alpha=tau)
+    """In place: target <- tau * source + (1 - tau) * target (one foreach lerp)."""
+    targets, sources = list(targets), list(sources)
+    if len(targets) != len(sources):
+        raise ValueError(f"{len(sources)} source tensors for {len(targets)} targets")
+    torch._foreach_lerp_(targets, sources, tau)
+
+
+def matmul_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype of the update's matrix products for td3.precision on ``device``."""
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cpu" and has_fast_bfloat16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def adam(parameters, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with its fused kernel where torch has one for the device (same maths)."""
+    try:
+        return torch.optim.Adam(parameters, lr=lr, fused=device.type in ("cpu", "cuda"))
+    except (RuntimeError, TypeError):  # an older torch without a fused CPU Adam
+        return torch.optim.Adam(parameters, lr=lr)
 
 
 def target_action(actor_target: torch.nn.Module, next_obs: torch.Tensor,
@@ -56,10 +82,17 @@ class TD3:
         self.critic = Critic(obs_dim, act_dim, cfg.critic_hidden).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr_actor)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic)
+        self.actor_optimizer = adam(self.actor.parameters(), cfg.lr_actor, self.device)
+        self.critic_optimizer = adam(self.critic.parameters(), cfg.lr_critic, self.device)
+        self.matmul_dtype = matmul_dtype(cfg.precision, self.device)
         self.critic_updates = 0
         self.actor_updates = 0
+
+    def _matmuls(self):
+        """Autocast of the forward passes to the matmul dtype (float32: nothing)."""
+        if self.matmul_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.matmul_dtype)
 
     def train(self, batch: Batch) -> dict[str, float]:
         """One critic update; every ``policy_freq``-th call also the actor and targets.
@@ -67,14 +100,18 @@ class TD3:
         Returns critic_loss and q_mean, plus actor_loss when the actor was updated.
         """
         cfg = self.config
-        with torch.no_grad():
+        with torch.no_grad(), self._matmuls():
             next_action = target_action(self.actor_target, batch.next_obs, cfg.policy_noise,
                                         cfg.noise_clip, cfg.max_action)
             q1_next, q2_next = self.critic_target(batch.next_obs, next_action)
+        # Targets and losses in float32 whatever the matmuls ran in.
+        with torch.no_grad():
             # Only a true termination stops bootstrapping; a time-limit cut does not.
             target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * torch.min(
-                q1_next, q2_next)
-        q1, q2 = self.critic(batch.obs, batch.action)
+                q1_next, q2_next).float()
+        with self._matmuls():
+            q1, q2 = self.critic(batch.obs, batch.action)
+        q1, q2 = q1.float(), q2.float()
         critic_loss = functional.mse_loss(q1, target_q) + functional.mse_loss(q2, target_q)
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -83,7 +120,9 @@ class TD3:
         losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
 
         if self.critic_updates % cfg.policy_freq == 0:
-            actor_loss = -self.critic.q1_value(batch.obs, self.actor(batch.obs)).mean()
+            with self._matmuls():
+                q_actor = self.critic.q1_value(batch.obs, self.actor(batch.obs))
+            actor_loss = -q_actor.float().mean()
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_optimizer.step()
@@ -112,7 +151,13 @@ class TD3:
         self.critic.load_state_dict(state["critic"])
         self.actor_target.load_state_dict(state["actor_target"])
         self.critic_target.load_state_dict(state["critic_target"])
-        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        for optimizer, key in ((self.actor_optimizer, "actor_optimizer"),
+                               (self.critic_optimizer, "critic_optimizer")):
+            # A saved optimiser brings its own kernel choice; keep this one's (same maths).
+            kernels = [{k: group.get(k) for k in ("fused", "foreach")}
+                       for group in optimizer.param_groups]
+            optimizer.load_state_dict(state[key])
+            for group, kernel in zip(optimizer.param_groups, kernels, strict=True):
+                group.update(kernel)
         self.critic_updates = int(state["critic_updates"])
         self.actor_updates = int(state["actor_updates"])

@@ -27,6 +27,11 @@ class TD3Config:
     policy_freq: int = param(2, "Critic updates per actor and target update.", 1, 1000)
     max_action: float = param(1.0, "Actions lie in [-max_action, max_action].", 1e-6, 1e6)
     device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
+    precision: str = param(
+        "auto", "Matrix products of the update: bfloat16 (autocast; weights, optimiser "
+        "state, losses and targets stay float32), float32, or auto: bfloat16 on a CPU "
+        "with bfloat16 matrix units (AMX or AVX-512 bf16), else float32.",
+        choices=("auto", "bfloat16", "float32"))
     # 1 by default: on 2 cores torch's own pool fights the sim process for the cores
     # (measured: 30 ms instead of 9 ms per agent step).
     torch_threads: int = param(1, "torch.set_num_threads (0: leave torch's default).", 0, 256)
