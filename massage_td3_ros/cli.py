@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, FileNotFoundError) as error:
         parser.exit(2, f"massage-td3 {args.command}: error: {error}\n")
+    except FloatingPointError as error:  # td3.checkpoint.NonFiniteError: training stopped
+        parser.exit(1, f"massage-td3 {args.command}: error: {error}\n")
     return 0
 
 

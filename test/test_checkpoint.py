@@ -1,6 +1,8 @@
 """Checkpoints: round trip, size/layout mismatch and corrupt files fail loudly; a Policy
 loads a checkpoint's actor alone."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,13 @@ LAYOUT = [("joint_pos", 2), ("force", 1)]
 def session(run_dir, obs_dim=3, act_dim=2, layout=LAYOUT, td3=TD3_SMALL, **kwargs):
     return Session(obs_dim, act_dim, td3, ExplorationConfig(), TRAIN, run_dir,
                    obs_labels=layout, **kwargs)
+
+
+class Tampered:
+    """What a tampered checkpoint could hold: code torch.load must not run."""
+
+    def __reduce__(self):
+        return (print, ("ran code from a checkpoint",))
 
 
 def actor_weights(run):
@@ -100,9 +109,20 @@ def test_corrupt_truncated_and_missing_files(tmp_path):
     truncated.write_bytes(data[: len(data) // 2])
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"\x00garbage" * 100)
-    for bad in (truncated, garbage):
-        with pytest.raises(CheckpointError, match="corrupt or truncated"):
+    tampered = tmp_path / "tampered.pt"
+    torch.save({"meta": "{}", "agent": {}, "torch_rng": Tampered()}, tampered)
+    for bad, reason in ((truncated, "Error: "), (garbage, "UnpicklingError: Unsupported "),
+                        (tampered, "UnpicklingError: Unsupported global: GLOBAL "
+                                   "print was not an allowed global")):
+        with pytest.raises(CheckpointError) as error:
             load_checkpoint(bad)
+        # One line: the file, what is wrong, torch's reason; none of torch's advice
+        # (such as loading with weights_only=False, which would run the tampered code).
+        message = str(error.value)
+        assert message.startswith(f"{bad}: corrupt or truncated checkpoint file ("), message
+        assert reason in message and "\n" not in message, message
+        assert not re.search("weights_only|trust|documentation|issue", message), message
+        assert error.value.__cause__ is None and error.value.__suppress_context__
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
     foreign = tmp_path / "foreign.pt"

@@ -128,3 +128,16 @@ def test_an_eval_session_leaves_the_callers_random_streams_alone(tmp_path):
     np.testing.assert_array_equal(np.random.get_state()[1], expected_numpy)
     with pytest.raises(RuntimeError, match="no checkpoint to save"):
         session.save_checkpoint("final")
+
+
+def test_the_next_producer_episode_survives_a_checkpoint(tmp_path):
+    """What a restarted ROS sim continues from (massage/next_episode): 1 + the highest
+    episode index seen, kept in the checkpoint."""
+    session = make(tmp_path)
+    for episode in (0, 7):
+        session.on_state(state(episode, 0))
+        session.on_state(state(episode, 1, truncated=True))
+    assert session.counters()["next_episode"] == 8
+    session.save_checkpoint("latest")
+    resumed = make(tmp_path)  # resumes from the folder's latest
+    assert resumed.next_episode == 8 and resumed.counters()["next_episode"] == 8

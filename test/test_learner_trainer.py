@@ -48,15 +48,46 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
         part = train(config, steps=200, seed=5, out=part, env_id=ENV_ID)
     finally:
         torch.use_deterministic_algorithms(False)
+    assert_same_final_checkpoint(whole, part)
+    returns = [[row["episode_return"] for row in csv.DictReader(open(run / "episodes.csv"))]
+               for run in (whole, part)]
+    assert returns[0] == returns[1]
+
+
+def assert_same_final_checkpoint(whole, part):
     a = load_checkpoint(checkpoint_path(whole, "final"))
     b = load_checkpoint(checkpoint_path(part, "final"))
     assert a["meta"]["counters"] == b["meta"]["counters"]
     for net in ("actor", "critic", "critic_target"):
         for key, tensor in a["agent"][net].items():
             assert torch.equal(tensor, b["agent"][net][key]), f"{net}.{key} differs"
-    returns = [[row["episode_return"] for row in csv.DictReader(open(run / "episodes.csv"))]
-               for run in (whole, part)]
-    assert returns[0] == returns[1]
+
+
+def test_a_run_killed_mid_episode_resumes_exactly(tmp_path):
+    """Killed between checkpoints: the resumed run starts from the last one (written
+    when an episode ended, before that state's updates ran) and ends where the
+    uninterrupted run does."""
+    from massage_td3_ros.training.session import Session
+    from massage_td3_ros.training.trainer import run_loop
+
+    # 76 updates by step 100: the one its last state made due updates the actor too.
+    config = SMALL.replace(train={"plot_every_episodes": 0, "seed": 5, "warmup_steps": 24})
+    torch.use_deterministic_algorithms(True)
+    try:
+        whole = train(config, steps=200, out=tmp_path / "whole", env_id=ENV_ID)
+        env = gym.make(ENV_ID)
+        killed = Session(3, 1, config.td3, config.exploration, config.train,
+                         tmp_path / "part")
+        run_loop(env, killed, total_steps=130, seed=5)  # then dies: no close()
+        env.close()
+        assert load_checkpoint(checkpoint_path(tmp_path / "part", "latest"))["meta"][
+            "counters"]["env_steps"] == 100
+        part = train(config, steps=200, out=tmp_path / "part", env_id=ENV_ID)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert_same_final_checkpoint(whole, part)
+    for log in ("episodes.csv", "eval.csv"):
+        assert (whole / log).read_text() == (part / log).read_text(), log
 
 
 class Idle:

@@ -20,7 +20,7 @@ from std_msgs.msg import Float32, Float64MultiArray
 from massage_td3_ros.ros.agent_node import TD3AgentNode
 from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS
 from massage_td3_ros.ros.sim_node import MassageSimNode
-from massage_td3_ros.ros.state_message import StateCodec
+from massage_td3_ros.ros.state_message import BadStateError, StateCodec
 
 SMALL_AGENT = [("td3.actor_hidden", [32, 32]), ("td3.critic_hidden", [32, 32]),
                ("td3.batch_size", 32), ("td3.torch_threads", 1), ("train.log_tensorboard", False),
@@ -49,11 +49,13 @@ class Probe(Node):
                                                 RELIABLE_QOS)
 
     def _on_state(self, msg: Float64MultiArray) -> None:
-        if len(msg.data) == self.codec.length:  # the malformed ones are this test's own
+        try:
             state = self.codec.decode(msg)
-            self.states.append(state)
-            if not state.first:  # the outcome of a step (re-announcements share the stamp)
-                self.step_ends[state.stamp_ns] = (state.terminated, state.truncated)
+        except BadStateError:
+            return  # the malformed ones are the test's own
+        self.states.append(state)
+        if not state.first:  # the outcome of a step (re-announcements share the stamp)
+            self.step_ends[state.stamp_ns] = (state.terminated, state.truncated)
 
     def act(self, values, stamp_ns: int) -> None:
         msg = Vector3Stamped()
@@ -77,9 +79,9 @@ def _spin_for(executor, seconds: float) -> None:
         executor.spin_once(timeout_sec=0.02)
 
 
-@pytest.fixture
-def executor(ros_context):
-    executor = SingleThreadedExecutor(context=ros_context)
+def _executor(ros_context, kind=SingleThreadedExecutor):
+    """An executor for one test; its nodes are destroyed afterwards."""
+    executor = kind(context=ros_context)
     yield executor
     for node in list(executor.get_nodes()):
         executor.remove_node(node)
@@ -87,19 +89,30 @@ def executor(ros_context):
     executor.shutdown()
 
 
+@pytest.fixture(name="executor")
+def executor_fixture(ros_context):
+    yield from _executor(ros_context)
+
+
 def _start(executor, node):
     executor.add_node(node)
     return node
 
 
+def _sim_and_agent(executor, context, run_folder, steps: int, warmup: int):
+    """A lock-step sim (patient: 30 s) and a small agent with this budget and warm-up."""
+    sim = _start(executor, MassageSimNode(context=context, parameter_overrides=_params(
+        [("sim.action_timeout_s", 30.0)])))
+    agent = _start(executor, TD3AgentNode(context=context, parameter_overrides=_params(
+        SMALL_AGENT + [("train.total_steps", steps), ("train.warmup_steps", warmup),
+                       ("agent.run_folder", str(run_folder))])))
+    return sim, agent
+
+
 def test_lockstep_training_500_steps_with_malformed_actions(ros_context, executor, tmp_path):
     steps = 520
     probe = _start(executor, Probe(ros_context))
-    sim = _start(executor, MassageSimNode(context=ros_context, parameter_overrides=_params(
-        [("sim.action_timeout_s", 30.0)])))
-    agent = _start(executor, TD3AgentNode(context=ros_context, parameter_overrides=_params(
-        SMALL_AGENT + [("train.total_steps", steps), ("train.warmup_steps", 450),
-                       ("agent.run_folder", str(tmp_path))])))
+    sim, agent = _sim_and_agent(executor, ros_context, tmp_path, steps, warmup=450)
     malformed = 0
     while not agent.finished.done():
         assert _spin_until(executor, lambda: agent.finished.done() or probe.states, 20.0)
@@ -244,7 +257,7 @@ def test_wrong_length_state_is_ignored_with_an_error(ros_context, executor, tmp_
     _spin_for(executor, 0.2)
     assert agent.states_received == 0 and agent.steps_answered == 0
     assert agent.session.counters()["gaps"] == 0
-    assert "expected 73 float64 values: stamp_sec[1]" in capfd.readouterr().err
+    assert "expected 76 float64 values: stamp_sec[1]" in capfd.readouterr().err
 
 
 def test_restarted_agent_resumes_and_no_transition_spans_the_restart(ros_context, executor,

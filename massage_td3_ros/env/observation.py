@@ -43,6 +43,22 @@ OBS_LAYOUT: tuple[tuple[str, int], ...] = (
 )
 OBS_DIM = sum(size for _, size in OBS_LAYOUT)
 
+# The closed range every entry of a segment lies in: +/- OBS_CLIP (the final clip),
+# tighter where the quantity itself is bounded (unit vectors and quaternions, flags,
+# non-negative forces, actions). A consumer (the ROS agent) rejects an observation
+# with an entry outside its segment's range.
+OBS_BOUNDS: dict[str, tuple[float, float]] = {
+    name: (-OBS_CLIP, OBS_CLIP) for name, _ in OBS_LAYOUT}
+OBS_BOUNDS.update({
+    "tool_quat": (-1.0, 1.0),
+    "force": (0.0, OBS_CLIP),
+    "contact_normal": (-1.0, 1.0),
+    "wrong_link": (0.0, 1.0),
+    "path_normal": (-1.0, 1.0),
+    "target_force": (0.0, OBS_CLIP),
+    "last_action": (-1.0, 1.0),
+})
+
 
 def observation_labels() -> list[str]:
     """One label per observation entry, e.g. ``joint_pos[0]``, ``force``."""

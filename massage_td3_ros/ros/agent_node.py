@@ -5,10 +5,15 @@ completes, chooses the next action), publish massage/action at once (stamped wit
 state's stamp), then run the gradient updates now due, inline or, with
 ``agent.background_updates``, on a worker thread so the state-to-action time does not
 depend on training. Publishes massage/episode_return and the loss averages the session
-logs (massage/critic_loss, massage/actor_loss, massage/q_mean). Train mode stops after
-``train.total_steps`` stored steps and writes a final checkpoint; eval mode stops after
-``agent.eval_episodes`` whole episodes and writes evaluation.json. Names are relative,
-so a namespace moves the node with its sim.
+logs (massage/critic_loss, massage/actor_loss, massage/q_mean), and, latched,
+massage/next_episode (std_msgs/UInt64: 1 + the highest episode index it has seen, so a
+restarted sim continues the episode sequence instead of repeating it). A state is
+stored as a transition of the agent's own action only if the sim says it applied
+exactly the action this node sent for the previous state (``applied_action``); states
+the codec rejects (bad layout, stamp or value) are counted by reason and logged, never
+answered. Train mode stops after ``train.total_steps`` stored steps and writes a final
+checkpoint; eval mode stops after ``agent.eval_episodes`` whole episodes and writes
+evaluation.json. Names are relative, so a namespace moves the node with its sim.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.task import Future
-from std_msgs.msg import Float32, Float64MultiArray
+from std_msgs.msg import Float32, Float64MultiArray, UInt64
 
 from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 from massage_td3_ros.env.observation import OBS_LAYOUT
 from massage_td3_ros.ros.common import (
+    LATCHED_QOS,
     MONITOR_QOS,
     RELIABLE_QOS,
     PackageNode,
@@ -35,12 +42,17 @@ from massage_td3_ros.ros.common import (
     run_node,
     steady_clock,
 )
-from massage_td3_ros.ros.state_message import StateCodec, StateMessage
-from massage_td3_ros.td3.checkpoint import checkpoint_path
+from massage_td3_ros.ros.state_message import (
+    ACT_DIM,
+    REASONS,
+    BadStateError,
+    StateCodec,
+    StateMessage,
+)
+from massage_td3_ros.td3.checkpoint import NonFiniteError, checkpoint_path
 from massage_td3_ros.training.config import run_folder
 from massage_td3_ros.training.session import Session
 
-ACT_DIM = 3
 LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
 ERROR_PERIOD_S = 2.0
 WAIT_LOG_S = 5.0   # say that no state arrives after this long, and again as often
@@ -55,6 +67,11 @@ class TD3AgentNode(PackageNode):
         groups = self.groups
         self.agent_cfg = groups["agent"]
         self.train_cfg = groups["train"]
+        if groups["td3"].max_action > 1.0:
+            # The sim clamps every action to [-1, 1]: the steps would never be the
+            # agent's own actions (all gaps), or stored with actions never applied.
+            raise ValueError(f"td3.max_action {groups['td3'].max_action:g} > 1: actions on "
+                             "massage/action lie in [-1, 1] (the sim clamps them)")
         self.checkpoint = checkpoint = self._start_checkpoint()
         self.run_dir = self._run_folder(checkpoint)
         self.codec = StateCodec.for_env()
@@ -65,9 +82,14 @@ class TD3AgentNode(PackageNode):
         self._resumed = checkpoint is not None or self.session.env_steps > 0
         self.finished = Future()           # done when the budget is reached
         self.bad_states = 0
+        self.bad_states_by_reason = dict.fromkeys(REASONS, 0)
+        self.foreign_actions = 0           # steps the sim took with an action not ours
         self.states_received = 0
         self.steps_answered = 0
         self._last_answer: tuple[int, int] | None = None   # (episode, step) last answered
+        self._last_sent = np.zeros(ACT_DIM)   # the action published for it, as sent
+        # 1 + the highest episode index seen (the session keeps it across restarts).
+        self.next_episode = int(self.session.counters().get("next_episode", 0))
         self._episode_return = 0.0
         self._episode_seen_from_start = False
         self.evaluated: list[dict] = []    # eval mode: one row per whole episode
@@ -78,6 +100,10 @@ class TD3AgentNode(PackageNode):
         self._waiting_since_wall = time.time()
         self._last_wait_log = self._waiting_since
 
+        # Before the state subscription, so a sim meets both together.
+        self._next_episode_pub = self.create_publisher(UInt64, "massage/next_episode",
+                                                       LATCHED_QOS)
+        self._next_episode_pub.publish(UInt64(data=self.next_episode))
         self._action_pub = self.create_publisher(Vector3Stamped, "massage/action",
                                                  RELIABLE_QOS)
         self._return_pub = self.create_publisher(Float32, "massage/episode_return",
@@ -137,19 +163,26 @@ class TD3AgentNode(PackageNode):
             return
         try:
             state = self.codec.decode(msg)
-        except ValueError as error:
+        except BadStateError as error:
             self.bad_states += 1
-            self.get_logger().error(f"ignored a /massage/state message: {error}",
-                                    throttle_duration_sec=ERROR_PERIOD_S)
+            self.bad_states_by_reason[error.reason] += 1
+            self.get_logger().error(
+                f"ignored a /massage/state message ({self.bad_states} bad states so far, "
+                f"{self.bad_states_by_reason[error.reason]} for {error.reason}): {error}",
+                throttle_duration_sec=ERROR_PERIOD_S)
             return
         self._waiting_since, self._waiting_since_wall = time.monotonic(), time.time()
         if state.stamp_ns == self._last_stamp_ns:
             return  # the sim re-announced a state this node has already handled
         self._last_stamp_ns = state.stamp_ns
         self.states_received += 1
+        if state.episode >= self.next_episode:
+            self.next_episode = state.episode + 1
+            self._next_episode_pub.publish(UInt64(data=self.next_episode))
         if not state.first and not self._continues_my_answer(state):
             # The step was not taken with this process's answer to the previous state
-            # (held action, lost messages, a restart): never a stored transition.
+            # (held action, another publisher's action, lost messages, a restart): never
+            # a stored transition.
             self.session.forget_pending()
         action = self.session.on_state(state)
         self._track_episode(state)
@@ -163,13 +196,32 @@ class TD3AgentNode(PackageNode):
             if self._worker is not None:
                 self._update_wanted.set()
             else:
-                self.session.update()
+                try:
+                    self.session.update()
+                except NonFiniteError as error:
+                    # As with background updates: one logged line, the run ends, exit 1.
+                    self.get_logger().error(f"update failed, stopping: {error}")
+                    if not self.finished.done():
+                        self.finished.set_exception(error)
+                    return
                 self._publish_losses()
         if done:
             self.finished.set_result(True)
 
     def _continues_my_answer(self, state: StateMessage) -> bool:
-        return not state.held and self._last_answer == (state.episode, state.step - 1)
+        if state.held or self._last_answer != (state.episode, state.step - 1):
+            return False
+        # Exact: the sim reports the float64 values it received (clamping changes none
+        # of ours, they lie in [-1, 1]); anything else came from another publisher.
+        if np.array_equal(state.applied_action, self._last_sent):
+            return True
+        self.foreign_actions += 1
+        self.get_logger().warning(
+            f"episode {state.episode} step {state.step} was taken with "
+            f"{state.applied_action.tolist()}, not this agent's {self._last_sent.tolist()}: "
+            f"another node publishes on {self._action_pub.topic_name}; not stored "
+            f"({self.foreign_actions} such steps so far)", throttle_duration_sec=ERROR_PERIOD_S)
+        return False
 
     def _publish_action(self, state: StateMessage, action) -> None:
         msg = Vector3Stamped()
@@ -178,6 +230,7 @@ class TD3AgentNode(PackageNode):
         msg.vector.x, msg.vector.y, msg.vector.z = (float(v) for v in action[:ACT_DIM])
         self._action_pub.publish(msg)
         self._last_answer = (state.episode, state.step)
+        self._last_sent = np.array([msg.vector.x, msg.vector.y, msg.vector.z])
         self.steps_answered += 1
 
     def _track_episode(self, state: StateMessage) -> None:
@@ -255,9 +308,11 @@ class TD3AgentNode(PackageNode):
         self.session.close(final_checkpoint=self.session.mode == "train" and learned)
         if self.session.mode == "eval" and self.evaluated:
             self._write_evaluation()
+        reasons = {k: v for k, v in self.bad_states_by_reason.items() if v}
         final_log(self,
             f"stopped at env step {self.session.env_steps}: {self.session.counters()}, "
-            f"bad states {self.bad_states}")
+            f"bad states {self.bad_states}" + (f" {reasons}" if reasons else "")
+            + f", foreign-action steps {self.foreign_actions}")
 
     def _write_evaluation(self) -> None:
         """evaluation.json: per-episode metrics and the aggregate `massage-td3 eval` prints."""

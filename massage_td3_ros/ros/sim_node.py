@@ -4,9 +4,12 @@ Publishes, once per control step and with one shared stamp in simulated time:
 joint_states, massage/contact_wrench, massage/contacts (RViz arrows),
 massage/tool_pose, reward and massage/state (observation + outcome, see
 state_message.py); clock (rosgraph_msgs/Clock: the simulated time, for use_sim_time
-nodes); once, kept for late joiners: robot_description (the arm's URDF with the tool)
-and, per episode, massage/stroke (the planned stroke, nav_msgs/Path). Subscribes
-massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it answers) and
+nodes); kept for late joiners: robot_description (the arm's URDF with the tool), per
+episode massage/stroke (the planned stroke, nav_msgs/Path), and
+massage/over_force_count (std_msgs/UInt64: steps that exceeded the safety limit so far).
+Subscribes massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it
+answers) and massage/next_episode (latched std_msgs/UInt64 from the agent: the episode
+index it expects next, so a restarted sim never repeats the episodes already seen), and
 serves massage/reset. Names are relative: a namespace moves the whole setup.
 ``sim.mode``: lockstep (step on each answer, hold the tool target after
 ``sim.action_timeout_s``) or realtime (step at env.control_hz of wall time).
@@ -26,7 +29,7 @@ from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32, Float64MultiArray, String
+from std_msgs.msg import Float32, Float64MultiArray, String, UInt64
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
@@ -46,6 +49,11 @@ from massage_td3_ros.ros.state_message import StateCodec
 
 WARN_PERIOD_S = 2.0
 REANNOUNCE_S = 0.25  # lockstep: resend an unanswered state this often (same stamp)
+OVER_FORCE_LOG_S = 10.0  # log the over-force count this often, when it has grown
+# A publisher of massage/next_episode is known but its latched value has not arrived:
+# hold the first state back this long at most, so a restarted sim does not show the
+# agent an episode it has already seen.
+NEXT_EPISODE_WAIT_S = 2.0
 
 
 class MassageSimNode(PackageNode):
@@ -75,8 +83,12 @@ class MassageSimNode(PackageNode):
         self._stroke_pub = self.create_publisher(Path, "massage/stroke", LATCHED_QOS)
         self._description_pub = self.create_publisher(String, "robot_description",
                                                       LATCHED_QOS)
+        self._over_force_pub = self.create_publisher(UInt64, "massage/over_force_count",
+                                                     LATCHED_QOS)
         self.create_subscription(Vector3Stamped, "massage/action", self._on_action,
                                  RELIABLE_QOS)
+        self._next_episode_sub = self.create_subscription(
+            UInt64, "massage/next_episode", self._on_next_episode, LATCHED_QOS)
         self.create_service(Trigger, "massage/reset", self._on_reset)
         from massage_td3_ros.env.robot_description import robot_description
         self._description_pub.publish(String(data=robot_description(self.env_cfg)))
@@ -88,9 +100,13 @@ class MassageSimNode(PackageNode):
         self.clamped_actions = 0
         self.held_steps = 0
         self.over_force_steps = 0
+        self._over_force_logged = 0
         self.last_applied_action = np.zeros(3)
 
         self._episode = -1
+        self._next_episode = 0            # no episode index below this (the agent's wish)
+        self._next_episode_heard = False
+        self._next_episode_seen_ns: int | None = None  # when its publisher was first seen
         self._step = 0
         # Simulated time: one control period per step (a reset takes one too, so every
         # state has its own stamp). Starts one period after zero: time 0 reads as unset.
@@ -103,6 +119,7 @@ class MassageSimNode(PackageNode):
         self._marker_count = 0
         self._state_msg: Float64MultiArray | None = None
         self._announced_ns = 0
+        self._over_force_pub.publish(UInt64(data=0))
         self._reset_episode()
         # Wall-time timers: pacing and timeouts are about the agent's real reaction time.
         if self.sim_cfg.mode == "realtime":
@@ -111,6 +128,7 @@ class MassageSimNode(PackageNode):
         else:
             self.create_timer(min(0.05, self.sim_cfg.action_timeout_s / 4), self._lockstep_tick,
                               clock=steady_clock())
+        self.create_timer(OVER_FORCE_LOG_S, self._log_over_force, clock=steady_clock())
         self.get_logger().info(
             f"mode {self.sim_cfg.mode}, {self.sim_cfg.episodes} episodes, control "
             f"{self.env_cfg.control_hz:g} Hz, frame '{self.frame_id}', state on "
@@ -125,7 +143,7 @@ class MassageSimNode(PackageNode):
         return self._sim_time_ns
 
     def _reset_episode(self) -> None:
-        self._episode += 1
+        self._episode = max(self._episode + 1, self._next_episode)
         if self.sim_cfg.episodes == "evaluation":
             seed, options = evaluation_episode(self.sim_cfg.seed, self._episode)
         else:
@@ -135,7 +153,7 @@ class MassageSimNode(PackageNode):
         obs, info = self.env.reset(seed=seed, options=options)
         self._step = 0
         self.episodes_started += 1
-        self._pending = (obs, 0.0, False, False, False, info)
+        self._pending = (obs, 0.0, False, False, False, np.zeros(3), info)
         self._state_published = False
         self._state_stamp_ns = self._next_stamp_ns()
         self._fresh_action = None
@@ -148,9 +166,11 @@ class MassageSimNode(PackageNode):
         """Send the pending state once someone listens (a state nobody hears stalls lockstep)."""
         if self._state_published or self._state_pub.get_subscription_count() == 0:
             return
-        obs, reward, terminated, truncated, held, info = self._pending
-        self._publish_step(self._state_stamp_ns, obs, reward, terminated, truncated, held, info,
-                           with_reward=False)
+        if self._awaiting_next_episode():
+            return
+        obs, reward, terminated, truncated, held, applied, info = self._pending
+        self._publish_step(self._state_stamp_ns, obs, reward, terminated, truncated, held,
+                           applied, info, with_reward=False)
         self._state_published = True
         self._state_time_ns = time.monotonic_ns()
 
@@ -164,13 +184,14 @@ class MassageSimNode(PackageNode):
         stamp = self._next_stamp_ns()
         if info.get("over_force", 0.0) > 0.5:
             self.over_force_steps += 1
+            self._over_force_pub.publish(UInt64(data=self.over_force_steps))
             # the limit watches every physics substep: report the peak that tripped it
             peak_n = max(info.get("force_n", math.nan), info.get("peak_force_n", math.nan))
             self.get_logger().warning(
                 f"force peaked at {peak_n:.1f} N, above the hard limit "
                 f"{self.env_cfg.safety_force_limit_n:g} N (episode {self._episode}, "
                 f"step {self._step}); the episode ends", throttle_duration_sec=WARN_PERIOD_S)
-        self._publish_step(stamp, obs, reward, terminated, truncated, held, info,
+        self._publish_step(stamp, obs, reward, terminated, truncated, held, action, info,
                            with_reward=True)
         self._state_stamp_ns = stamp
         self._state_time_ns = time.monotonic_ns()
@@ -179,7 +200,8 @@ class MassageSimNode(PackageNode):
             self._reset_episode()
 
     def _publish_step(self, stamp_ns: int, obs, reward: float, terminated: bool,
-                      truncated: bool, held: bool, info: dict, *, with_reward: bool) -> None:
+                      truncated: bool, held: bool, applied: np.ndarray, info: dict, *,
+                      with_reward: bool) -> None:
         header = sim_messages.header_at(stamp_ns, self.frame_id)
         # Sensor and visualisation topics are built only when someone listens (they
         # would be dropped anyway); this keeps an unobserved lock-step loop fast.
@@ -197,8 +219,8 @@ class MassageSimNode(PackageNode):
         self._state_msg = self.codec.encode(
             stamp_sec=header.stamp.sec, stamp_nanosec=header.stamp.nanosec,
             episode=self._episode, step=self._step, first=self._step == 0,
-            terminated=terminated, truncated=truncated, held=held, reward=float(reward),
-            obs=obs, info=info)
+            terminated=terminated, truncated=truncated, held=held, applied_action=applied,
+            reward=float(reward), obs=obs, info=info)
         self._state_pub.publish(self._state_msg)
         self._announced_ns = time.monotonic_ns()
 
@@ -243,6 +265,38 @@ class MassageSimNode(PackageNode):
         else:
             self._apply(action, held=False)
 
+    def _on_next_episode(self, msg: UInt64) -> None:
+        """The agent's next expected episode index: this sim never draws an index below
+        it again, and leaves at once an episode the agent has already seen (a sim
+        restarted mid-training starts at 0)."""
+        self._next_episode_heard = True
+        wanted = int(msg.data)
+        if wanted <= self._next_episode:
+            return
+        self._next_episode = wanted
+        # The agent has seen episode wanted - 1: from this sim if its state went out.
+        shown = self._state_published or self._step > 0
+        if self._episode < wanted - 1 or (self._episode < wanted and not shown):
+            self.get_logger().info(
+                f"the agent has seen episodes up to {wanted - 1}: leaving episode "
+                f"{self._episode} (step {self._step}) for episode {wanted}")
+            self._reset_episode()
+
+    def _awaiting_next_episode(self) -> bool:
+        """True while a massage/next_episode publisher is known but its latched value
+        has not arrived (for NEXT_EPISODE_WAIT_S at most)."""
+        if self._next_episode_heard:
+            return False
+        if self.count_publishers(self._next_episode_sub.topic_name) == 0:
+            return False
+        now = time.monotonic_ns()
+        if self._next_episode_seen_ns is None:
+            self._next_episode_seen_ns = now
+        if (now - self._next_episode_seen_ns) * 1e-9 < NEXT_EPISODE_WAIT_S:
+            return True
+        self._next_episode_heard = True  # never arrived (a volatile publisher?): go on
+        return False
+
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response):
         self._reset_episode()
         response.success = True
@@ -279,6 +333,17 @@ class MassageSimNode(PackageNode):
         # No answer in time: hold the tool target (in increment mode repeating the last
         # action would keep moving it).
         self._apply(fresh if fresh is not None else self.env.hold_action(), held=fresh is None)
+
+    def _log_over_force(self) -> None:
+        """Every OVER_FORCE_LOG_S: the running count of over-force steps, if it grew."""
+        new = self.over_force_steps - self._over_force_logged
+        if new <= 0:
+            return
+        self._over_force_logged = self.over_force_steps
+        self.get_logger().warning(
+            f"over-force steps: {self.over_force_steps} in total, {new} in the last "
+            f"{OVER_FORCE_LOG_S:g} s (force above {self.env_cfg.safety_force_limit_n:g} N; "
+            f"each ended its episode)")
 
     def close(self) -> None:
         final_log(self,

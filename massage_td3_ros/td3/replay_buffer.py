@@ -103,13 +103,24 @@ class ReplayBuffer:
         """
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
+        try:
+            self.write_file(tmp, token)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+        return path
+
+    def write_file(self, path: str | Path, token: str = "") -> Path:
+        """Write the held transitions to ``path`` itself and flush them to disk (the
+        caller renames it into place: see ``save``)."""
+        path = Path(path)
+        with open(path, "wb") as handle:
             np.savez(handle, obs_dim=self.obs_dim, act_dim=self.act_dim,
                      capacity=self.capacity, ptr=self.ptr, token=np.array(token),
                      **{name: getattr(self, name)[:self.size] for name in _FIELDS})
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
         return path
 
     @staticmethod

@@ -5,7 +5,11 @@ Fed one state at a time: ``on_state(state)`` stores the transition the state com
 ``update_once()`` runs one gradient update when one is due. ``update_once`` may run on
 a worker thread while ``on_state`` runs on another: locks guard the buffer and the
 networks, and actions come from a copy of the actor (td3.policy.Policy) refreshed after
-each actor update, so acting never waits for a gradient step. It writes no files:
+each actor update, so acting never waits for a gradient step. A NaN or an infinity
+stops it loudly (td3.checkpoint.NonFiniteError, or ValueError for a state that holds
+one) before anything learns from it: non-finite states are refused, every update's
+losses and every action are checked, and ``failure`` then says why, so no checkpoint is
+written from the poisoned weights. It writes no files:
 training.session.Session keeps the run's record (episodes, evaluation rounds,
 checkpoints, logs) around it.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -21,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from massage_td3_ros.td3.agent import TD3
+from massage_td3_ros.td3.checkpoint import NonFiniteError
 from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.td3.exploration import Exploration
 from massage_td3_ros.td3.policy import Policy
@@ -78,6 +84,7 @@ class OnlineLearner:
         self.gaps = 0            # states that did not follow the pending one
         self.updates_due = 0.0
         self.training = False    # the current episode explores and is stored
+        self.failure: str | None = None  # why learning stopped (a non-finite value)
         self._pending: _Pending | None = None
 
     # ------------------------------------------------------------------ acting
@@ -89,9 +96,11 @@ class OnlineLearner:
 
     def on_state(self, state: StepState) -> Reply:
         """Store the transition this state completes (if any); choose the next action."""
-        obs = np.asarray(state.obs, dtype=np.float32).reshape(-1)
+        with np.errstate(over="ignore"):  # a value beyond float32 is refused below
+            obs = np.asarray(state.obs, dtype=np.float32).reshape(-1)
         if obs.size != self.obs_dim:
             raise ValueError(f"state.obs has {obs.size} values, expected {self.obs_dim}")
+        _check_finite(state, obs)
         pending, self._pending = self._pending, None
         follows = (pending is not None and not state.first and state.episode == pending.episode
                    and state.step == pending.step + 1)
@@ -112,12 +121,24 @@ class OnlineLearner:
         self._pending = None
 
     def _choose_action(self, obs: np.ndarray, episode_step: int) -> np.ndarray:
-        if not self.training:
-            return self.policy.act(obs)
-        if self.env_steps < self.train_cfg.warmup_steps:
+        if self.training and self.env_steps < self.train_cfg.warmup_steps:
             raw = self.rng.uniform(-1.0, 1.0, self.act_dim) * self.td3_cfg.max_action
             return self.exploration.apply(raw, episode_step, self.env_steps, add_noise=False)
-        return self.exploration.apply(self.policy.act(obs), episode_step, self.env_steps)
+        action = self.policy.act(obs)
+        if not np.isfinite(action).all():
+            # Finite losses can still leave a weight non-finite (an overflowing
+            # gradient); its first sign is the action. Checked here, it costs nothing.
+            self._fail(f"the actor's action {action.tolist()} is non-finite after gradient "
+                       f"update {self.updates} (env step {self.env_steps})")
+        if not self.training:
+            return action
+        return self.exploration.apply(action, episode_step, self.env_steps)
+
+    def _fail(self, what: str) -> None:
+        if self.failure is None:
+            self.failure = f"{what}; training stopped, the weights are not usable"
+            LOG.error("%s", self.failure)
+        raise NonFiniteError(self.failure)
 
     def _store(self, pending: _Pending, state: StepState, next_obs: np.ndarray) -> None:
         with self._buffer_lock:
@@ -139,7 +160,13 @@ class OnlineLearner:
             self.updates_due -= 1.0
             batch = self.buffer.sample(self.td3_cfg.batch_size)
         with self._net_lock:
+            if self.failure is not None:
+                raise NonFiniteError(self.failure)
             losses = self.agent.train(batch)
+            bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
+            if bad:  # before the acting copy takes the weights
+                self._fail(f"non-finite {', '.join(f'{k} ({v})' for k, v in bad.items())} at "
+                           f"gradient update {self.updates + 1} (env step {self.env_steps})")
             if "actor_loss" in losses:
                 self.policy.refresh(self.agent.actor)
         with self._buffer_lock:
@@ -168,6 +195,21 @@ class OnlineLearner:
         if self.buffer is not None and state["buffer_rng"] is not None:
             self.buffer.rng.bit_generator.state = state["buffer_rng"]
         self.exploration.set_state(state["exploration"])
+
+
+def _check_finite(state: StepState, obs: np.ndarray) -> None:
+    """ValueError naming the first non-finite value of a state (as float32, what the
+    buffer would hold: 1e39 is an infinity there)."""
+    where = f"state of episode {state.episode}, step {state.step}"
+    bad = np.flatnonzero(~np.isfinite(obs))
+    if bad.size:
+        raise ValueError(f"{where}: obs[{bad[0]}] is {obs[bad[0]]} as float32 ({bad.size} "
+                         "non-finite values); refusing to learn from it")
+    with np.errstate(over="ignore"):
+        reward = np.float32(state.reward)
+    if not np.isfinite(reward):
+        raise ValueError(f"{where}: reward {state.reward} is {reward} as float32; refusing "
+                         "to learn from it")
 
 
 __all__ = ["OnlineLearner", "Reply"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,16 @@ class _CsvLog:
         if path.is_file() and path.stat().st_size > 0:
             with open(path, newline="") as handle:
                 self.fields = next(csv.reader(handle), None)
+
+    def keep_rows(self, count: int) -> None:
+        """Keep the header and the first ``count`` rows (a partly written last line
+        included in what goes); the file is replaced atomically."""
+        if not self.path.is_file():
+            return
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_bytes(b"".join(lines[:count + 1]))
+        os.replace(tmp, self.path)
 
     def write(self, row: Mapping[str, float]) -> None:
         new_file = self.fields is None
@@ -109,6 +120,23 @@ class RunLogger:
         self.losses.append(dict(row))
         self._losses.write(row)
         self._scalars("losses", row, int(row["updates"]), skip=("updates", "env_steps"))
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows in each log so far (a checkpoint records them: see ``keep_rows``)."""
+        return {"episodes": len(self.episodes), "evals": len(self.evals),
+                "losses": len(self.losses)}
+
+    def keep_rows(self, counts: Mapping[str, int]) -> None:
+        """Cut each log back to the first ``counts[name]`` rows (what ``row_counts`` gave
+        when a checkpoint was written): a run resumed from it logs the rest again."""
+        for name, log in (("episodes", self._episodes), ("evals", self._evals),
+                          ("losses", self._losses)):
+            rows, keep = getattr(self, name), int(counts.get(name, len(getattr(self, name))))
+            if len(rows) > keep:
+                LOG.info("%s: dropping the last %d rows (logged after the checkpoint this "
+                         "run resumes from)", log.path, len(rows) - keep)
+                del rows[keep:]
+                log.keep_rows(keep)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -8,6 +8,11 @@ Everything periodic (episode logs, interleaved deterministic evaluation rounds a
 ``best`` checkpoint, ``latest`` checkpoints, figures) happens here, at episode ends, so
 both paths behave alike. ``update()`` may run on a worker thread while ``on_state`` runs
 on another (the learner's locks guard what they share).
+
+Once the learner has met a non-finite value (``learner.failure``), no checkpoint is
+written: the last good ``latest``/``final`` files stay as they are. A resumed run's logs
+are cut back to the rows its checkpoint had seen, so work redone after a crash is not
+logged twice.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.params import to_dict
 from massage_td3_ros.td3.agent import use_torch_threads
 from massage_td3_ros.td3.checkpoint import (
+    NonFiniteError,
     capture_global_rng,
     checkpoint_path,
     restore_global_rng,
@@ -95,7 +101,7 @@ class Session:
         if mode == "train":  # an eval session (e.g. a baseline's report) keeps the
             seed_everything(cfg.seed)  # caller's global RNG streams as they are
             latest = checkpoint_path(self.run_dir, "latest")
-            if start is None and cfg.resume and latest.is_file():
+            if start is None and cfg.resume and persistence.exists(latest):
                 start = latest
         else:
             policy = self._policy_to_evaluate(start, int(obs_dim), int(act_dim))
@@ -104,6 +110,9 @@ class Session:
         # Counters and evaluation schedule (checkpointed with the learner's).
         self.episodes = 0        # finished training episodes
         self.eval_episodes = 0   # finished deterministic evaluation episodes
+        # 1 + the highest episode index of the producer seen: a restarted ROS sim
+        # continues from it instead of replaying episodes the agent has met.
+        self.next_episode = 0
         self.best_score = -math.inf
         self._eval_remaining = 0
         self._eval_returns: list[float] = []
@@ -122,6 +131,10 @@ class Session:
         self.logger = RunLogger(self.run_dir, tensorboard=cfg.log_tensorboard)
         if mode == "train" and start is not None:
             self.load_checkpoint(start)
+        elif mode == "train" and cfg.resume:
+            # Nothing to resume from: rows in the folder's logs are of a run that stopped
+            # before its first checkpoint, and this one does that work again.
+            self.logger.keep_rows(dict.fromkeys(self.logger.row_counts(), 0))
 
     def _policy_to_evaluate(self, checkpoint: Path | None, obs_dim: int, act_dim: int
                             ) -> Policy:
@@ -147,6 +160,7 @@ class Session:
         """
         if state.first or state.episode != self._episode_id:
             self._start_episode(state.episode)
+        self.next_episode = max(self.next_episode, int(state.episode) + 1)
         action, follows = self.learner.on_state(state)
         if follows:
             self._record_step(state)
@@ -262,8 +276,15 @@ class Session:
             with_buffer = self.train_cfg.save_replay_buffer
         path = checkpoint_path(self.run_dir, name)
         with self.learner.locked():
-            persistence.write(path, self._meta(), self.learner.agent,
-                              self.learner.buffer if with_buffer else None)
+            if self.learner.failure is not None:
+                raise NonFiniteError(f"not writing checkpoint {path} (the one on disk, if "
+                                     f"any, is kept): {self.learner.failure}")
+            try:
+                persistence.write(path, self._meta(), self.learner.agent,
+                                  self.learner.buffer if with_buffer else None)
+            except NonFiniteError as error:
+                self.learner.failure = f"{error} (after gradient update {self.learner.updates})"
+                raise NonFiniteError(self.learner.failure) from None
             if name == "latest":
                 self._checkpoint_due = False
         LOG.info("saved checkpoint %s (env step %d, episode %d)", path, self.env_steps,
@@ -279,13 +300,25 @@ class Session:
         path = Path(path)
         learner = self.learner
         with learner.locked():
-            loaded = persistence.read(path, learner.agent, self.obs_layout)
-            persistence.load_buffer(path, loaded["meta"], learner.buffer)
+            loaded = persistence.load(path, learner.agent, self.obs_layout, learner.buffer)
             learner.agent.load_state_dict(loaded["agent"])
             learner.policy.refresh(learner.agent.actor)
             self._restore(loaded["meta"], loaded["torch_rng"])
-        LOG.info("loaded checkpoint %s (env step %d, episode %d)", path, self.env_steps,
-                 self.episodes)
+        rows = loaded["meta"].get("log_rows")
+        if rows and path.parent.resolve() == self._checkpoint_folder.resolve():
+            # This run's own checkpoint: rows logged after it was written describe work
+            # the resumed run does again.
+            self.logger.keep_rows(rows)
+        LOG.info("loaded checkpoint %s (env step %d, episode %d)", loaded["path"],
+                 self.env_steps, self.episodes)
+        # A checkpoint is written when an episode ends, before the driver's update() for
+        # that last state: those updates run now, before the next episode's first action,
+        # as they did then, so a resumed run continues exactly as the uninterrupted one.
+        self.update()
+
+    @property
+    def _checkpoint_folder(self) -> Path:
+        return checkpoint_path(self.run_dir, "latest").parent
 
     def _meta(self) -> dict[str, Any]:
         """The checkpoint's meta (td3.checkpoint's format); caller holds the locks."""
@@ -306,6 +339,7 @@ class Session:
             "rng": {"global": capture_global_rng(), "warmup": learner["warmup_rng"],
                     "buffer": learner["buffer_rng"]},
             "exploration": learner["exploration"],
+            "log_rows": self.logger.row_counts(),
         }
 
     def _restore(self, meta: dict[str, Any], torch_rng: torch.Tensor) -> None:
@@ -313,6 +347,7 @@ class Session:
         counters, schedule, rng = meta["counters"], meta["schedule"], meta["rng"]
         self.episodes = int(counters["episodes"])
         self.eval_episodes = int(counters["eval_episodes"])
+        self.next_episode = int(counters.get("next_episode", 0))  # absent before it existed
         best = schedule["best_score"]
         self.best_score = -math.inf if best is None else float(best)
         self._eval_remaining = int(schedule["eval_remaining"])
@@ -337,14 +372,24 @@ class Session:
                              title=f"last episode (after {self.episodes} training episodes)")
 
     def close(self, final_checkpoint: bool = True) -> None:
-        """End of run: final (and latest) checkpoint, figures, flush logs."""
-        if self.mode == "train" and final_checkpoint:
-            self.save_checkpoint("final")
-            self.save_checkpoint("latest")
-        if self._loss_sums:
-            self._log_losses()
-        self.write_plots()
-        self.logger.close()
+        """End of run: final (and latest) checkpoint, figures, flush logs.
+
+        After a non-finite value (``learner.failure``) no checkpoint is written (the
+        error is logged; the one that stopped training is the caller's to report); one
+        found only now, in the weights, raises NonFiniteError once logs are flushed."""
+        try:
+            if self._loss_sums:  # before the checkpoints, which count the logged rows
+                self._log_losses()
+            if self.mode == "train" and final_checkpoint:
+                if self.learner.failure is not None:
+                    LOG.error("no final checkpoint: %s; %s keeps the last good checkpoints",
+                              self.learner.failure, self._checkpoint_folder)
+                else:
+                    self.save_checkpoint("final")
+                    self.save_checkpoint("latest")
+        finally:
+            self.write_plots()
+            self.logger.close()
 
     def config_dict(self) -> dict:
         """The configs this session runs with, as plain dicts (stored in checkpoints)."""
@@ -354,7 +399,7 @@ class Session:
     def counters(self) -> dict[str, int]:
         return {"env_steps": self.learner.env_steps, "episodes": self.episodes,
                 "eval_episodes": self.eval_episodes, "updates": self.learner.updates,
-                "gaps": self.learner.gaps}
+                "gaps": self.learner.gaps, "next_episode": self.next_episode}
 
 
 __all__ = ["MODES", "Session", "normalise_layout", "seed_everything"]
