@@ -184,7 +184,13 @@ class TD3AgentNode(PackageNode):
             # (held action, another publisher's action, lost messages, a restart): never
             # a stored transition.
             self.session.forget_pending()
-        action = self.session.on_state(state)
+        try:
+            action = self.session.on_state(state)
+        except NonFiniteError as error:
+            # Training already stopped (e.g. on the update worker): an episode end that
+            # would checkpoint poisoned weights ends the run the same way.
+            self._stop_on(error)
+            return
         self._track_episode(state)
         done = self._budget_reached()
         # Like the in-process loop: the budget's last state gets no answer, so the sim
@@ -199,10 +205,7 @@ class TD3AgentNode(PackageNode):
                 try:
                     self.session.update()
                 except NonFiniteError as error:
-                    # As with background updates: one logged line, the run ends, exit 1.
-                    self.get_logger().error(f"update failed, stopping: {error}")
-                    if not self.finished.done():
-                        self.finished.set_exception(error)
+                    self._stop_on(error)  # as with background updates
                     return
                 self._publish_losses()
         if done:
@@ -255,6 +258,12 @@ class TD3AgentNode(PackageNode):
                                        "episode_return": self._episode_return,
                                        "metrics": dict(self.session.last_summary)})
             self._episode_seen_from_start = False
+
+    def _stop_on(self, error: Exception) -> None:
+        """End the run on a failed update: one logged line, then exit 1 (run_node)."""
+        self.get_logger().error(f"update failed, stopping: {error}")
+        if not self.finished.done():
+            self.finished.set_exception(error)
 
     def _budget_reached(self) -> bool:
         if self.session.mode == "eval":
