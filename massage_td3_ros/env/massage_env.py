@@ -36,6 +36,8 @@ from massage_td3_ros.env.strokes import (
 from massage_td3_ros.params import from_dict, to_dict, validate
 
 SAFETY_RETRACT_M = 0.03  # on a tripped safety limit the tool backs off this far
+HOME_IK_ROUNDS = 20      # settle rounds of the start pose's IK (from the rest pose)
+CLEAR_OF_SCENE_M = (0.0, 0.0, 50.0)  # where the arm is parked while contacts are dropped
 
 
 class MassageEnv(gymnasium.Env):
@@ -62,13 +64,17 @@ class MassageEnv(gymnasium.Env):
                                                       np.float32)
         self.client = pb.connect(pb.GUI if render_mode == "human" else pb.DIRECT)
         pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        # Sorted overlapping pairs: the solver's constraint order (and so the result)
+        # does not depend on which bodies were created or removed before.
         pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
                                      numSolverIterations=config.solver_iterations,
+                                     deterministicOverlappingPairs=1,
                                      physicsClientId=self.client)
         self.scene = build_scene(self.client, config)
+        self._arm_base = pb.getBasePositionAndOrientation(self.scene.arm.body_id,
+                                                          physicsClientId=self.client)
         self._maps: dict[tuple, Any] = {}
         self._homes: dict[tuple, np.ndarray] = {}
-        self._first_home: np.ndarray | None = None
         self._draw: EpisodeDraw | None = None
         self.metrics = EpisodeMetrics()
 
@@ -100,7 +106,7 @@ class MassageEnv(gymnasium.Env):
             draw.kneading_frequency_hz, draw.start_progress)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
-        scene.arm.reset(home)
+        self._clear_contacts(home)
         self._cmd_target = self.stroke.touch_m[0].copy()
         self.target_force_n = draw.target_force_n
         self._step = 0
@@ -301,18 +307,34 @@ class MassageEnv(gymnasium.Env):
         return surface
 
     def _home(self, start_m: np.ndarray) -> np.ndarray:
-        """Joint state with the tool just touching ``start_m`` (cached per point)."""
+        """Joint state with the tool just touching ``start_m``: always solved from the
+        rest pose, so it depends on the point only (cached per point)."""
         key = tuple(np.round(start_m, 5))
         if key not in self._homes:
             arm = self.scene.arm
             arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
-            if self._first_home is None:
-                self._first_home = arm.settle_ik(start_m, rounds=20)
             if len(self._homes) > 256:  # randomised starts: keep the cache bounded
                 self._homes.clear()
-            # nearby starts: a few rounds from the first solution suffice
-            self._homes[key] = arm.settle_ik(start_m, self._first_home, rounds=6)
+            self._homes[key] = arm.settle_ik(start_m, rounds=HOME_IK_ROUNDS)
         return self._homes[key].copy()
+
+    def _clear_contacts(self, joint_pos_rad: np.ndarray) -> None:
+        """Put the arm at ``joint_pos_rad`` with no contact left from the last episode.
+
+        Teleporting alone keeps PyBullet's contact points (the last episode's force,
+        point and normal would be read at reset, and their cached impulses would warm-
+        start the next solve). Moving the arm out of reach and running collision
+        detection drops them; the first physics step finds the new ones (until then
+        the tool, placed just touching, reads no contact and 0 N)."""
+        arm = self.scene.arm
+        arm.reset(np.zeros(len(arm.joint_indices)))  # straight up: clear of the body
+        pb.resetBasePositionAndOrientation(
+            arm.body_id, CLEAR_OF_SCENE_M, pb.getBasePositionAndOrientation(
+                arm.body_id, physicsClientId=self.client)[1], physicsClientId=self.client)
+        pb.performCollisionDetection(physicsClientId=self.client)
+        pb.resetBasePositionAndOrientation(arm.body_id, self._arm_base[0], self._arm_base[1],
+                                           physicsClientId=self.client)
+        arm.reset(joint_pos_rad)
 
     def _sense(self) -> dict:
         scene = self.scene
