@@ -7,7 +7,7 @@ import pytest
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.env.observation import CORRECTION_SCALE_M, observation_slices
 
-SLOW = dict(kneading_amplitude_m=0.0, stroke_speed_m_s=0.005, stroke="along_spine",
+SLOW = dict(randomize=False, kneading_amplitude_m=0.0, stroke_speed_m_s=0.005, stroke="along_spine",
             stroke_direction="forward")
 
 

@@ -7,7 +7,7 @@ from massage_td3_ros.env.massage_env import MassageEnv
 
 
 def test_wrong_link_contact_is_detected_and_penalised():
-    env = MassageEnv()
+    env = MassageEnv(randomize=False)
     env.reset(seed=0)
     _, _, _, _, clean = env.step(np.zeros(3))
     assert clean["wrong_link_contact"] == 0.0
@@ -26,13 +26,13 @@ def test_wrong_link_contact_is_detected_and_penalised():
 
 
 def test_debug_helpers_return_structured_data(capsys):
-    env = MassageEnv()
+    env = MassageEnv(randomize=False)
     env.reset(seed=0)
     for _ in range(10):
         env.step(np.array([0.0, 0.0, -0.3]))
     tool = env.debug_tool_contacts(verbose=True)
     assert tool and all(c.arm_link == env.scene.arm.tool_link for c in tool)
-    assert all(c.normal_force_n > 0 for c in tool)
+    assert all(c.normal_force_n >= 0 for c in tool) and any(c.normal_force_n > 0 for c in tool)
     filters = env.debug_collision_filters(verbose=True)
     assert all(isinstance(f, LinkFilter) for f in filters)
     assert len(filters) == len(env.scene.arm.link_names) + 1  # links and base
@@ -44,7 +44,7 @@ def test_debug_helpers_return_structured_data(capsys):
 
 
 def test_snapshot_and_path_reference():
-    env = MassageEnv()
+    env = MassageEnv(randomize=False)
     env.reset(seed=0)
     env.step(np.array([0.0, 0.0, -0.3]))
     snap = env.snapshot()

@@ -9,8 +9,8 @@ from massage_td3_ros.env.massage_env import MassageEnv
 # A slow, straight stroke: the surface under the tool barely changes.
 # A slow straight stroke, and the action as the correction itself (a held action is a
 # held depth), so each test sees the physics of one depth.
-STILL = dict(kneading_amplitude_m=0.0, stroke_speed_m_s=0.005, action_mode="offset",
-             stroke="along_spine", stroke_direction="forward")
+STILL = dict(randomize=False, kneading_amplitude_m=0.0, stroke_speed_m_s=0.005,
+             action_mode="offset", stroke="along_spine", stroke_direction="forward")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from massage_td3_ros.ros.launcher import ros_environment
 BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 SHORT = Config().replace(
-    env={"episode_time_s": 2.0},
+    env={"episode_time_s": 2.0, "randomize": False},  # the nominal person: full episodes
     td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32},
     train={"warmup_steps": 100, "log_tensorboard": False, "eval_every_episodes": 0,
            "plot_every_episodes": 0, "save_replay_buffer": False, "buffer_size": 2000})

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from massage_td3_ros.env.tissue import max_outer_stiffness_n_per_m
 from massage_td3_ros.params import param
 
 STROKES = ("along_spine", "across_back", "random")
+# The (low, high) ranges of the people drawn when randomize is on.
+RANGES = ("rand_body_height_m", "rand_width_scale", "rand_back_curvature", "rand_body_mass_kg",
+          "rand_tissue_scale", "rand_target_force_n", "rand_step_time_s", "rand_rhythm_hz",
+          "rand_stroke_speed_m_s", "rand_spine_offset_m", "rand_kneading_amplitude_m",
+          "rand_kneading_frequency_hz")
 ACTION_MODES = ("increment", "offset")
 DIRECTIONS = ("forward", "reverse", "random")
 
@@ -58,10 +64,12 @@ class EnvConfig:
         "the surface normal) are moved back up to it.", 0.0, 0.1)
 
     # --- tissue and tool --------------------------------------------------------
-    tissue_stiffness_n_per_m: float = param(2000.0, "Contact stiffness of the body's "
-                                            "soft tissue (2000 N/m = 2 N/mm).", 100.0, 1.0e5)
-    tissue_damping_n_s_per_m: float = param(20.0, "Contact damping of the soft tissue.",
-                                            1.0, 1.0e4)
+    tissue_stiffness_n_per_m: float = param(2000.0, "Contact stiffness of the nominal "
+                                            "person's tissue, the same everywhere (2000 N/m "
+                                            "= 2 N/mm; randomize draws regional, layered "
+                                            "tissue instead).", 100.0, 1.0e5)
+    tissue_damping_n_s_per_m: float = param(20.0, "Contact damping of the nominal person's "
+                                            "tissue.", 1.0, 1.0e4)
     tool_radius_m: float = param(0.035, "Radius of the spherical massage tool.", 0.01, 0.08)
     tool_mass_kg: float = param(0.3, "Mass of the massage tool.", 0.01, 5.0)
 
@@ -128,21 +136,51 @@ class EnvConfig:
     reward_unsafe_penalty: float = param(100.0, "Penalty on the step that exceeds the "
                                          "safety force limit (ends the episode).", 0.0, 1.0e4)
 
-    # --- randomisation ----------------------------------------------------------
-    randomize: bool = param(False, "Draw body, path, tissue and target-force values from "
-                            "the ranges below at each reset (seeded); otherwise every "
-                            "episode starts from the same fixed state.")
+    # --- people (randomisation) --------------------------------------------------
+    # Adult ranges: standing height 1.50-1.95 m spans about the 2nd percentile of women
+    # to the 98th of men in adult anthropometric surveys; shoulder width +/-15 %
+    # (biacromial breadth varies about that much between adults of one height); the
+    # lumbar hollow from nearly flat to deep (0.4-1.6 of the reference); tissue from
+    # 0.6x to 1.5x the regional stiffness (tissue.LAYERING). docs/env.md has the table.
+    randomize: bool = param(True, "Draw a person (build, place, mass, tissue), a pressure "
+                            "profile and a stroke from the ranges below at each reset "
+                            "(seeded); off: the fixed nominal person (one tissue stiffness "
+                            "everywhere, target_force_n constant, the stroke settings above).")
     rand_body_offset_m: float = param(0.03, "Largest body offset along and across the "
                                       "table.", 0.0, 0.1)
-    rand_body_scale: tuple = param((0.92, 1.08), "Range of the body-size scale.", 0.7, 1.3)
-    rand_body_mass_kg: tuple = param((55.0, 100.0), "Range of the body mass.", 40.0, 150.0)
+    rand_body_height_m: tuple = param((1.50, 1.95), "Range of the standing height "
+                                      "(drawn in 2 cm steps).", 1.4, 2.1)
+    rand_width_scale: tuple = param((0.85, 1.15), "Range of the shoulder and back width "
+                                    "relative to the reference (drawn in 0.05 steps).",
+                                    0.7, 1.3)
+    rand_back_curvature: tuple = param((0.4, 1.6), "Range of the lumbar hollow's depth "
+                                       "relative to the reference (drawn in 0.2 steps).",
+                                       0.0, 2.5)
+    rand_body_mass_kg: tuple = param((50.0, 110.0), "Range of the body mass.", 40.0, 150.0)
+    rand_tissue_scale: tuple = param((0.6, 1.5), "Range of the person's scale on every "
+                                     "region's tissue stiffness.", 0.2, 5.0)
+    rand_target_force_n: tuple = param((8.0, 30.0), "Range of the base target force.",
+                                       0.0, 60.0)
+    rand_profiles: str = param("all", "Pressure profiles drawn: all (constant, step and "
+                               "rhythmic, equally likely) or only one kind.",
+                               choices=("all", "constant", "step", "rhythmic"))
+    rand_step_change: float = param(0.4, "Largest step change of the target, as a fraction "
+                                    "of the base (up or down; at least a quarter of it).",
+                                    0.0, 0.9)
+    rand_step_time_s: tuple = param((3.0, 15.0), "Range of the time of the step change.",
+                                    0.0, 3600.0)
+    rand_rhythm_change: float = param(0.3, "Largest amplitude of a rhythmic target, as a "
+                                      "fraction of the base.", 0.0, 0.9)
+    rand_rhythm_hz: tuple = param((0.3, 1.0), "Range of the rhythmic target's frequency.",
+                                  0.0, 5.0)
+    rand_stroke_speed_m_s: tuple = param((0.03, 0.10), "Range of the stroke speed.",
+                                         0.005, 0.5)
+    rand_spine_offset_m: tuple = param((0.03, 0.07), "Range of the along-spine stroke's "
+                                       "offset from the spine.", 0.0, 0.12)
     rand_kneading_amplitude_m: tuple = param((0.0, 0.02), "Range of the kneading "
                                              "amplitude.", 0.0, 0.05)
     rand_kneading_frequency_hz: tuple = param((0.2, 1.0), "Range of the kneading "
                                               "frequency.", 0.0, 5.0)
-    rand_tissue_stiffness_n_per_m: tuple = param((1000.0, 3000.0), "Range of the tissue "
-                                                 "stiffness.", 100.0, 1.0e5)
-    rand_target_force_n: tuple = param((8.0, 30.0), "Range of the target force.", 0.0, 60.0)
 
     # --- rendering --------------------------------------------------------------
     render_width: int = param(320, "Width of rgb_array frames.", 16, 4096)
@@ -169,24 +207,25 @@ class EnvConfig:
         if abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(f"EnvConfig: physics_hz ({self.physics_hz}) must be a whole "
                              f"multiple of control_hz ({self.control_hz})")
-        for name in ("rand_body_scale", "rand_body_mass_kg", "rand_kneading_amplitude_m",
-                     "rand_kneading_frequency_hz", "rand_tissue_stiffness_n_per_m",
-                     "rand_target_force_n"):
+        for name in RANGES:
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"EnvConfig.{name}={(low, high)}: low above high")
         if self.max_indentation_m < self.nominal_indentation_m:
             raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
         # Settings under which every episode would end on over-force within a few steps.
-        targets = [self.target_force_n] + (list(self.rand_target_force_n)
-                                           if self.randomize else [])
+        peak = self.rand_target_force_n[1] * (1.0 + max(self.rand_step_change,
+                                                         self.rand_rhythm_change))
+        targets = [self.target_force_n] + ([peak] if self.randomize else [])
         limit = self.safety_force_limit_n
         if max(targets) >= limit:
             raise ValueError(f"EnvConfig: a target force of {max(targets):g} N is not below "
-                             f"safety_force_limit_n={limit:g} N: every episode would end on "
-                             "over-force")
+                             f"safety_force_limit_n={limit:g} N (with randomize: the "
+                             "largest base target with its largest profile change): "
+                             "episodes would end on over-force")
         stiffness = max([self.tissue_stiffness_n_per_m] + (
-            list(self.rand_tissue_stiffness_n_per_m) if self.randomize else []))
+            [max_outer_stiffness_n_per_m() * self.rand_tissue_scale[1]]
+            if self.randomize else []))
         resting_n = stiffness * self.nominal_indentation_m
         if resting_n >= limit:
             raise ValueError(

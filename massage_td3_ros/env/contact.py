@@ -26,6 +26,7 @@ class ToolReading:
     contact_point_m: np.ndarray | None   # force-weighted contact point, else nearest point
     normal: np.ndarray | None
     signed_distance_m: float  # tool surface to body (negative when pressing in)
+    body_links: tuple = ()    # body links touched, the one bearing most force first
 
     @property
     def force_n(self) -> float:
@@ -58,9 +59,13 @@ def tool_reading(client: int, arm_id: int, body_id: int, tool_link: int,
         weights = forces / forces.sum() if forces.sum() > 0 else np.full(len(forces),
                                                                           1 / len(forces))
         normal = net / np.linalg.norm(net) if np.linalg.norm(net) > 0 else normals[0]
+        by_link: dict[int, float] = {}
+        for c in on_tool:
+            by_link[c.body_link] = by_link.get(c.body_link, 0.0) + c.normal_force_n
         return ToolReading(force_vector_n=net, in_contact=True,
                            contact_point_m=weights @ positions, normal=np.asarray(normal),
-                           signed_distance_m=float(min(c.distance_m for c in on_tool)))
+                           signed_distance_m=float(min(c.distance_m for c in on_tool)),
+                           body_links=tuple(sorted(by_link, key=lambda k: -by_link[k])))
     nearest = pb.getClosestPoints(arm_id, body_id, NEAR_RANGE_M, linkIndexA=tool_link,
                                   physicsClientId=client)
     if not nearest:

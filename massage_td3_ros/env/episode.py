@@ -1,6 +1,7 @@
 """What an episode is: its reset seed, the fixed evaluation episodes, and the
-per-episode settings (fixed by default, drawn from the config's ranges when
-randomisation is on, with the env's seeded generator; overridable by reset options).
+per-episode settings: a person, a pressure profile and a stroke, drawn from the
+config's ranges with the env's seeded generator (randomize, the default), or the
+fixed nominal person; overridable by reset options.
 
 Pure numpy: the sim node, the trainer and evaluation all take their episodes from here.
 """
@@ -8,14 +9,17 @@ Pure numpy: the sim node, the trainer and evaluation all take their episodes fro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from massage_td3_ros.env.anatomy import BodyShape
 from massage_td3_ros.env.config import DIRECTIONS, STROKES
+from massage_td3_ros.env.pressure import PROFILES, PressureProfile, draw_profile
+from massage_td3_ros.env.tissue import Tissue
 
-RESET_OPTIONS = ("target_force_n", "stroke", "direction", "start_progress")
+RESET_OPTIONS = ("episode", "target_force_n", "stroke", "direction", "start_progress")
 MASSAGE_ENV_ID = "MassageEnv-v0"
 # The stroke/direction cases every evaluation covers, in this order.
 EVAL_CASES = (("along_spine", "forward"), ("along_spine", "reverse"),
@@ -44,54 +48,95 @@ def action_meta(env_config) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class EpisodeDraw:
-    """Everything that may change from one episode to the next."""
+    """Everything that may change from one episode to the next: the person, the
+    pressure they ask for, and the stroke."""
 
+    body: BodyShape
     body_offset_m: tuple          # (dx, dy) of the body on the table
-    body_scale: float
     body_mass_kg: float
-    kneading_amplitude_m: float
-    kneading_frequency_hz: float
-    tissue_stiffness_n_per_m: float
-    target_force_n: float
+    tissue: Tissue
+    profile: PressureProfile
     stroke: str
     direction: str
+    stroke_speed_m_s: float
+    spine_offset_m: float
+    kneading_amplitude_m: float
+    kneading_frequency_hz: float
     start_progress: float = 0.0   # where on the stroke the episode starts, 0..1
+
+    @property
+    def target_force_n(self) -> float:
+        """The base target force of the episode's pressure profile."""
+        return self.profile.base_n
+
+
+def nominal_episode(config) -> EpisodeDraw:
+    """The fixed nominal person of ``config`` (randomize off), stroke settings as set
+    (``random`` ones still to be drawn)."""
+    return EpisodeDraw(
+        body=BodyShape(height_m=config.body_height_m), body_offset_m=(0.0, 0.0),
+        body_mass_kg=config.body_mass_kg,
+        tissue=Tissue(uniform_n_per_m=config.tissue_stiffness_n_per_m,
+                      uniform_damping_n_s_per_m=config.tissue_damping_n_s_per_m),
+        profile=PressureProfile("constant", config.target_force_n),
+        stroke=config.stroke, direction=config.stroke_direction,
+        stroke_speed_m_s=config.stroke_speed_m_s, spine_offset_m=config.spine_offset_m,
+        kneading_amplitude_m=config.kneading_amplitude_m,
+        kneading_frequency_hz=config.kneading_frequency_hz)
+
+
+def _quantised(rng: np.random.Generator, bounds, step: float) -> float:
+    """Uniform in ``bounds``, rounded to ``step`` (each distinct build keeps its own
+    PyBullet shapes, so builds come from a finite set)."""
+    return round(round(float(rng.uniform(*bounds)) / step) * step, 6)
+
+
+def draw_person(config, rng: np.random.Generator) -> EpisodeDraw:
+    """A person, a pressure profile and stroke settings from the config's ranges."""
+    offset = config.rand_body_offset_m
+    kinds = PROFILES if config.rand_profiles == "all" else (config.rand_profiles,)
+    return EpisodeDraw(
+        body=BodyShape(height_m=_quantised(rng, config.rand_body_height_m, 0.02),
+                       width_scale=_quantised(rng, config.rand_width_scale, 0.05),
+                       curvature=_quantised(rng, config.rand_back_curvature, 0.2)),
+        body_offset_m=tuple(float(v) for v in rng.uniform(-offset, offset, 2)),
+        body_mass_kg=float(rng.uniform(*config.rand_body_mass_kg)),
+        tissue=Tissue(scale=float(rng.uniform(*config.rand_tissue_scale))),
+        profile=draw_profile(rng, kinds, config.rand_target_force_n, config.rand_step_change,
+                             config.rand_step_time_s, config.rand_rhythm_change,
+                             config.rand_rhythm_hz),
+        stroke=config.stroke, direction=config.stroke_direction,
+        stroke_speed_m_s=float(rng.uniform(*config.rand_stroke_speed_m_s)),
+        spine_offset_m=float(rng.uniform(*config.rand_spine_offset_m)),
+        kneading_amplitude_m=float(rng.uniform(*config.rand_kneading_amplitude_m)),
+        kneading_frequency_hz=float(rng.uniform(*config.rand_kneading_frequency_hz)))
 
 
 def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -> EpisodeDraw:
-    """The episode's settings; ``options`` may set target_force_n, stroke, direction
-    and start_progress (0..1 along the stroke, default 0: its start)."""
+    """The episode's settings; ``options`` may give a whole ``episode`` (an EpisodeDraw:
+    a held-out case), or set target_force_n (a constant target), stroke, direction and
+    start_progress (0..1 along the stroke, default 0: its start)."""
     unknown = sorted(set(options) - set(RESET_OPTIONS))
     if unknown:
         raise ValueError(f"reset options {unknown} not understood; known: {RESET_OPTIONS}")
-    scale = config.body_height_m / 1.75
-    values = dict(body_offset_m=(0.0, 0.0), body_scale=scale, body_mass_kg=config.body_mass_kg,
-                  kneading_amplitude_m=config.kneading_amplitude_m,
-                  kneading_frequency_hz=config.kneading_frequency_hz,
-                  tissue_stiffness_n_per_m=config.tissue_stiffness_n_per_m,
-                  target_force_n=config.target_force_n, stroke=config.stroke,
-                  direction=config.stroke_direction)
-    if config.randomize:
-        offset = config.rand_body_offset_m
-        values.update(
-            body_offset_m=tuple(float(v) for v in rng.uniform(-offset, offset, 2)),
-            # quantised: each distinct size builds (and keeps) its own shapes
-            body_scale=round(scale * float(rng.uniform(*config.rand_body_scale)), 2),
-            body_mass_kg=float(rng.uniform(*config.rand_body_mass_kg)),
-            kneading_amplitude_m=float(rng.uniform(*config.rand_kneading_amplitude_m)),
-            kneading_frequency_hz=float(rng.uniform(*config.rand_kneading_frequency_hz)),
-            tissue_stiffness_n_per_m=float(rng.uniform(*config.rand_tissue_stiffness_n_per_m)),
-            target_force_n=float(rng.uniform(*config.rand_target_force_n)))
-    if values["stroke"] == "random":
+    if "episode" in options:
+        draw = options["episode"]
+        if not isinstance(draw, EpisodeDraw):
+            raise ValueError(f"reset option episode: expected an EpisodeDraw, got "
+                             f"{type(draw).__name__}")
+    else:
+        draw = draw_person(config, rng) if config.randomize else nominal_episode(config)
+    values: dict[str, Any] = {}
+    if draw.stroke == "random":
         values["stroke"] = str(rng.choice(STROKES[:2]))
-    if values["direction"] == "random":
+    if draw.direction == "random":
         values["direction"] = str(rng.choice(DIRECTIONS[:2]))
     if "target_force_n" in options:
         force = float(options["target_force_n"])
         if not np.isfinite(force) or not 0.0 <= force < config.safety_force_limit_n:
             raise ValueError(f"reset option target_force_n={force}: must be in "
                              f"[0, safety_force_limit_n={config.safety_force_limit_n})")
-        values["target_force_n"] = force
+        values["profile"] = PressureProfile("constant", force)
     if "stroke" in options:
         if options["stroke"] not in STROKES[:2]:
             raise ValueError(f"reset option stroke={options['stroke']!r}: expected one of "
@@ -107,4 +152,11 @@ def draw_episode(config, rng: np.random.Generator, options: Mapping[str, Any]) -
         if not 0.0 <= start <= 1.0:
             raise ValueError(f"reset option start_progress={start}: must be in [0, 1]")
         values["start_progress"] = start
-    return EpisodeDraw(**values)
+    draw = replace(draw, **values)
+    if draw.stroke not in STROKES[:2] or draw.direction not in DIRECTIONS[:2]:
+        raise ValueError(f"episode stroke {draw.stroke!r} / direction {draw.direction!r}: "
+                         f"expected one of {STROKES[:2]} / {DIRECTIONS[:2]}")
+    if draw.profile.peak_n >= config.safety_force_limit_n:
+        raise ValueError(f"episode target up to {draw.profile.peak_n:g} N is not below "
+                         f"safety_force_limit_n={config.safety_force_limit_n:g} N")
+    return draw

@@ -18,13 +18,13 @@ import pybullet as pb
 
 from massage_td3_ros.env import contact as contact_mod
 from massage_td3_ros.env.arm import REST_POSE_RAD
-from massage_td3_ros.env.body import set_mass, set_tissue
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.episode import EpisodeDraw, draw_episode
 from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.env.observation import OBS_CLIP, OBS_DIM, PREVIEW_POINTS, build_observation
+from massage_td3_ros.env.pressure import PREVIEW_STEPS
 from massage_td3_ros.env.reward import RewardWeights, compute_reward
-from massage_td3_ros.env.scene import build_scene
+from massage_td3_ros.env.scene import BODY_GROUP, build_scene
 from massage_td3_ros.env.snapshot import ArmSnapshot, PathReference
 from massage_td3_ros.env.strokes import (
     COVERAGE_BINS,
@@ -33,6 +33,7 @@ from massage_td3_ros.env.strokes import (
     map_surface,
     stroke_line,
 )
+from massage_td3_ros.env.tissue import NO_REGION, REGIONS
 from massage_td3_ros.params import from_dict, to_dict, validate
 
 SAFETY_RETRACT_M = 0.03  # on a tripped safety limit the tool backs off this far
@@ -83,33 +84,24 @@ class MassageEnv(gymnasium.Env):
         super().reset(seed=seed)
         cfg, scene = self.config, self.scene
         draw = draw_episode(cfg, self.np_random, options or {})
+        scene.set_person(draw.body, draw.body_mass_kg, draw.tissue)
         origin = np.array([draw.body_offset_m[0], draw.body_offset_m[1], cfg.table_height_m])
+        surface = self._surface(origin)
         scene.place_body(origin)
-        previous = self._draw
-        if draw.body_scale != scene.body_scale:
-            scene.rebuild_body(draw.body_scale, draw.body_mass_kg,
-                               draw.tissue_stiffness_n_per_m, cfg.tissue_damping_n_s_per_m)
-        else:
-            if previous is not None and draw.body_mass_kg != previous.body_mass_kg:
-                set_mass(self.client, scene.body_id, draw.body_mass_kg)
-            if previous is None or draw.tissue_stiffness_n_per_m != \
-                    previous.tissue_stiffness_n_per_m:
-                set_tissue(self.client, scene.body_id, draw.tissue_stiffness_n_per_m,
-                           cfg.tissue_damping_n_s_per_m)
         self._draw = draw
         start, end = stroke_line(draw.stroke, draw.direction, scene.geometry, origin,
-                                 cfg.spine_offset_m)
+                                 draw.spine_offset_m)
+        points = cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2
         self.stroke = make_stroke(
-            draw.stroke, self._surface(origin), start, end,
-            cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2,
-            self.dt_s, cfg.stroke_speed_m_s, draw.kneading_amplitude_m,
-            draw.kneading_frequency_hz, draw.start_progress)
+            draw.stroke, surface, start, end, points, self.dt_s, draw.stroke_speed_m_s,
+            draw.kneading_amplitude_m, draw.kneading_frequency_hz, draw.start_progress)
+        self._targets = draw.profile.targets_n(points + max(PREVIEW_STEPS), self.dt_s)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
         self._clear_contacts(home)
         self._cmd_target = self.stroke.touch_m[0].copy()
-        self.target_force_n = draw.target_force_n
         self._step = 0
+        self.target_force_n = float(self._targets[0])
         self._last_action = np.zeros(3)
         self._correction = np.zeros(3)
         self._visited: set[int] = set()
@@ -124,6 +116,7 @@ class MassageEnv(gymnasium.Env):
         action = self._checked_action(action)
         cfg, arm = self.config, self.scene.arm
         self._step += 1
+        self.target_force_n = float(self._targets[self._step])
         point = self.stroke.point(self._step, cfg.nominal_indentation_m)
         wanted = self._wanted_correction(action)
         target, pushed_up = self._bounded_target(point + wanted)
@@ -217,6 +210,19 @@ class MassageEnv(gymnasium.Env):
             action_scale_m=self.config.action_scale_m)
 
     @property
+    def target_preview_n(self) -> np.ndarray:
+        """The target force PREVIEW_STEPS control steps ahead [N] (what the person will
+        ask for next: the observation carries it)."""
+        return np.array([self._targets[self._step + k] for k in PREVIEW_STEPS])
+
+    @property
+    def episode(self) -> EpisodeDraw:
+        """The person, pressure profile and stroke of the current episode."""
+        if self._draw is None:
+            raise RuntimeError("MassageEnv.episode before reset()")
+        return self._draw
+
+    @property
     def correction_m(self) -> np.ndarray:
         """The correction of the tool target relative to the path point now [m]."""
         return self._correction.copy()
@@ -293,16 +299,23 @@ class MassageEnv(gymnasium.Env):
         return target + pushed_up, pushed_up
 
     def _surface(self, origin: np.ndarray):
-        """The body's surface map (one per body size, moved with the body)."""
-        scale = self.scene.body_scale
-        if scale not in self._maps:
-            geo, pad = self.scene.geometry, 0.08  # room for kneading and corrections
+        """The body's surface map (one per build, always cast with the body at the
+        table's origin so that it does not depend on earlier episodes; it then moves
+        with the body)."""
+        scene = self.scene
+        key = (scene.body, scene.tissue.layered)
+        if key not in self._maps:
+            if len(self._maps) > 64:  # many builds: keep the cache bounded
+                self._maps.clear()
+            geo, pad = scene.geometry, 0.08  # room for kneading and corrections
             half = geo.back_half_width_m + pad
-            self._maps[scale] = map_surface(
-                self.client, self.scene.body_id, origin,
+            home = np.array([0.0, 0.0, self.config.table_height_m])
+            scene.place_body(home)
+            self._maps[key] = map_surface(
+                self.client, scene.body_id, home,
                 (geo.back_x_range_m[0] - pad, geo.back_x_range_m[1] + pad), (-half, half),
-                self.config.tool_radius_m)
-        surface = self._maps[scale]
+                self.config.tool_radius_m, BODY_GROUP)
+        surface = self._maps[key]
         surface.origin_m = np.asarray(origin, dtype=float)
         return surface
 
@@ -349,6 +362,13 @@ class MassageEnv(gymnasium.Env):
         return {"tool": tool, "wrong": wrong, "wrong_link": bool(wrong), "q": q, "qd": qd,
                 "pos": pos, "quat": quat, "point": point, "lateral_m": lateral}
 
+    def _region_under(self, tool) -> float:
+        """Index in tissue.REGIONS of the surface bearing most of the tool's force
+        (NO_REGION without tool contact)."""
+        if not tool.in_contact or not tool.body_links:
+            return NO_REGION
+        return float(REGIONS.index(self.scene.region_of(tool.body_links[0])))
+
     def _observe(self, sense: dict, target_m, reward_terms, contact_lost: bool = False):
         cfg, tool = self.config, sense["tool"]
         force_n = tool.force_n
@@ -362,6 +382,7 @@ class MassageEnv(gymnasium.Env):
             signed_distance_m=tool.signed_distance_m, wrong_link=sense["wrong_link"],
             path_target_m=sense["point"], path_normal=self.stroke.normal[self._step],
             preview_points_m=preview, target_force_n=self.target_force_n,
+            target_preview_n=self.target_preview_n,
             correction_m=self._correction, last_action=self._last_action,
             origin_m=self.scene.body_origin_m)
         target_z = float(np.asarray(target_m)[2]) if np.any(target_m) else sense["point"][2]
@@ -381,6 +402,9 @@ class MassageEnv(gymnasium.Env):
             "path_progress": len(self._visited) / COVERAGE_BINS,
             "tool_z_cmd_m": target_z, "tool_z_m": float(sense["pos"][2]),
             "lateral_error_m": sense["lateral_m"], "contact_link": float(link),
+            "tissue_region": self._region_under(tool),
+            "target_step": float(self._draw.profile.kind == "step" and self._step > 0
+                                 and self._targets[self._step] != self._targets[self._step - 1]),
         }
         info: dict[str, Any] = {k: float(values[k]) for k in STEP_INFO_KEYS}
         info["reward_terms"] = dict(reward_terms or {})

@@ -23,6 +23,8 @@ STEP_INFO_KEYS: tuple[str, ...] = (
     "tool_z_m",            # actual tool-centre height [m, world z]
     "lateral_error_m",     # sideways distance of the tool from the path [m]
     "contact_link",        # arm link on the body: index; -1 none, -2 tool, -3 base
+    "tissue_region",       # index in tissue.REGIONS of the surface under the tool; -1 none
+    "target_step",         # 1 on the step where a step profile changes the target
 )
 
 

@@ -37,6 +37,7 @@ OBS_LAYOUT: tuple[tuple[str, int], ...] = (
     ("path_normal", 3),               # unit surface normal at the path point
     ("preview", 3 * PREVIEW_POINTS),  # (next path points - tool centre) m / 0.1
     ("target_force", 1),              # N / 50
+    ("target_preview", 3),            # (target 5, 10, 15 steps ahead - target now) N / 5
     ("force_error", 1),               # (force - target force) N / 5
     ("correction", 3),                # current correction of the tool target m / 0.03
     ("last_action", 3),               # previous action, in [-1, 1]
@@ -80,12 +81,13 @@ def observation_slices() -> dict[str, slice]:
 def build_observation(*, joint_pos_rad, joint_vel_rad_s, tool_pos_m, tool_quat_xyzw,
                       force_n: float, contact_point_m, contact_normal,
                       signed_distance_m: float, wrong_link: bool, path_target_m,
-                      path_normal, preview_points_m, target_force_n: float, correction_m,
-                      last_action, origin_m) -> np.ndarray:
+                      path_normal, preview_points_m, target_force_n: float,
+                      target_preview_n, correction_m, last_action, origin_m) -> np.ndarray:
     """Assemble the float32 observation from world-frame values in SI units.
 
     ``contact_point_m`` and ``contact_normal`` may be None (nothing near): zeros.
-    ``preview_points_m`` is (PREVIEW_POINTS, 3); ``origin_m`` is the body origin.
+    ``preview_points_m`` is (PREVIEW_POINTS, 3); ``target_preview_n`` the target force
+    at the pressure.PREVIEW_STEPS ahead; ``origin_m`` is the body origin.
     """
     tool = np.asarray(tool_pos_m, dtype=np.float64)
     quat = np.asarray(tool_quat_xyzw, dtype=np.float64)
@@ -111,6 +113,7 @@ def build_observation(*, joint_pos_rad, joint_vel_rad_s, tool_pos_m, tool_quat_x
         np.asarray(path_normal, dtype=np.float64),
         ((preview - tool) / PREVIEW_SCALE_M).ravel(),
         [target_force_n / FORCE_SCALE_N],
+        (np.asarray(target_preview_n, dtype=np.float64) - target_force_n) / FORCE_ERROR_SCALE_N,
         [(force_n - target_force_n) / FORCE_ERROR_SCALE_N],
         np.asarray(correction_m, dtype=np.float64) / CORRECTION_SCALE_M,
         np.asarray(last_action, dtype=np.float64),

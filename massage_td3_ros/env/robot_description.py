@@ -27,7 +27,7 @@ import re
 
 import pybullet_data
 
-from massage_td3_ros.env.anatomy import REFERENCE_HEIGHT_M, body_geometry
+from massage_td3_ros.env.anatomy import BodyShape, body_geometry
 from massage_td3_ros.env.config import EnvConfig
 
 WORLD_FRAME = "world"
@@ -102,9 +102,9 @@ def arm_urdf_text(tool_radius_m: float, tool_mass_kg: float, mesh_prefix: str = 
     return re.sub(r"</robot>\s*$", tool, text.rstrip())
 
 
-def nominal_body_scale(config: EnvConfig) -> float:
-    """Size scale of the body the scene is built with (config.body_height_m)."""
-    return config.body_height_m / REFERENCE_HEIGHT_M
+def nominal_body(config: EnvConfig) -> BodyShape:
+    """The build of the fixed person the scene is built with (config.body_height_m)."""
+    return BodyShape(height_m=config.body_height_m)
 
 
 def arm_base_pose(config: EnvConfig) -> tuple[tuple[float, float, float], float]:
@@ -114,7 +114,7 @@ def arm_base_pose(config: EnvConfig) -> tuple[tuple[float, float, float], float]
     to the person's right (-y), on a pedestal ``PEDESTAL_DROP_M`` below the table
     top; the base is only turned about z.
     """
-    lower, upper = body_geometry(nominal_body_scale(config)).back_x_range_m
+    lower, upper = body_geometry(nominal_body(config)).back_x_range_m
     x = (lower + upper) / 2
     return (x, -config.arm_lateral_offset_m,
             config.table_height_m - PEDESTAL_DROP_M), ARM_BASE_YAW_RAD

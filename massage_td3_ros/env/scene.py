@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybullet as pb
 
-from massage_td3_ros.env.anatomy import BodyGeometry, pelvis_offset_m
+from massage_td3_ros.env.anatomy import BodyGeometry, BodyShape, pelvis_offset_m
 from massage_td3_ros.env.arm import Arm, load_arm
-from massage_td3_ros.env.body import create_body, set_tissue
-from massage_td3_ros.env.robot_description import arm_base_pose, nominal_body_scale
+from massage_td3_ros.env.body import create_body, link_regions, set_mass, set_tissue
+from massage_td3_ros.env.robot_description import arm_base_pose, nominal_body
+from massage_td3_ros.env.tissue import Tissue
 
 ARM_GROUP, BODY_GROUP, STATIC_GROUP = 1, 2, 4
 TABLE_HALF_WIDTH_M = 0.35
@@ -32,30 +33,53 @@ class Scene:
     body_id: int
     geometry: BodyGeometry
     body_origin_m: np.ndarray          # body frame origin in the world
-    body_scale: float
+    body: BodyShape
+    tissue: Tissue
+    body_mass_kg: float
+    regions: dict[int, str] = field(default_factory=dict)  # body link -> tissue region
     filters: dict[int, tuple[int, int]] = field(default_factory=dict)  # arm link -> group/mask
     body_filters: dict[int, tuple[int, int]] = field(default_factory=dict)
-    shape_cache: dict = field(default_factory=dict)   # body scale -> shape ids
+    shape_cache: dict = field(default_factory=dict)   # body build -> shape ids
 
     def place_body(self, origin_m) -> None:
         """Move the (fixed) body so its frame origin is at ``origin_m``."""
         self.body_origin_m = np.asarray(origin_m, dtype=float)
         pb.resetBasePositionAndOrientation(
-            self.body_id, self.body_origin_m + pelvis_offset_m(self.body_scale),
+            self.body_id, self.body_origin_m + pelvis_offset_m(self.body),
             (0, 0, 0, 1), physicsClientId=self.client)
 
-    def rebuild_body(self, scale: float, mass_kg: float, stiffness_n_per_m: float,
-                     damping_n_s_per_m: float) -> None:
-        """Replace the body with one of another size (same origin).
+    def set_person(self, body: BodyShape, mass_kg: float, tissue: Tissue) -> None:
+        """Make the body this person's: rebuilt for another build, else only the
+        changed mass and tissue set (same origin).
 
-        Shapes are cached per scale (PyBullet cannot free shapes still referenced),
-        so callers should quantise the scale to keep the cache small."""
-        pb.removeBody(self.body_id, physicsClientId=self.client)
-        self.body_scale = scale
-        self.body_id, self.geometry = create_body(
-            self.client, self.body_origin_m, scale, mass_kg, self.shape_cache)
-        set_tissue(self.client, self.body_id, stiffness_n_per_m, damping_n_s_per_m)
-        self.body_filters = _filter_all(self.client, self.body_id, BODY_GROUP, ARM_GROUP)
+        Shapes are cached per build (PyBullet cannot free shapes still referenced),
+        so callers should quantise the build to keep the cache small."""
+        if body != self.body:
+            pb.removeBody(self.body_id, physicsClientId=self.client)
+            self.body_id, self.geometry = create_body(
+                self.client, self.body_origin_m, body, mass_kg, self.shape_cache)
+            self.body, self.regions = body, link_regions(body)
+            self.body_mass_kg, self.tissue = mass_kg, None
+        if mass_kg != self.body_mass_kg:
+            set_mass(self.client, self.body_id, body, mass_kg)
+            self.body_mass_kg = mass_kg
+        if tissue != self.tissue:
+            touching = set_tissue(self.client, self.body_id, body, tissue)
+            self.body_filters = _filter_body(self.client, self.body_id, touching)
+            self.tissue = tissue
+
+    def region_of(self, body_link: int) -> str:
+        return self.regions.get(body_link, "other")
+
+
+def _filter_body(client: int, body_id: int, touching: dict[int, bool]) -> dict[int, tuple]:
+    """Body links collide with the arm only; surfaces that take no contact with nothing."""
+    out = {}
+    for link, touches in touching.items():
+        group, mask = (BODY_GROUP, ARM_GROUP) if touches else (0, 0)
+        pb.setCollisionFilterGroupMask(body_id, link, group, mask, physicsClientId=client)
+        out[link] = (group, mask)
+    return out
 
 
 def _filter_all(client: int, body_id: int, group: int, mask: int) -> dict[int, tuple]:
@@ -80,12 +104,9 @@ def build_scene(client: int, config) -> Scene:
     """Build the whole scene for an EnvConfig (body at its nominal place and size)."""
     top = config.table_height_m
     origin = np.array([0.0, 0.0, top])
-    scale = nominal_body_scale(config)
+    body = nominal_body(config)
     shape_cache: dict = {}
-    body_id, geometry = create_body(client, origin, scale, config.body_mass_kg, shape_cache)
-    set_tissue(client, body_id, config.tissue_stiffness_n_per_m,
-               config.tissue_damping_n_s_per_m)
-    body_filters = _filter_all(client, body_id, BODY_GROUP, ARM_GROUP)
+    body_id, geometry = create_body(client, origin, body, config.body_mass_kg, shape_cache)
 
     _static_box(client, (2.0, 2.0, 0.01), (0.0, 0.0, -0.01), FLOOR_RGBA)  # floor
     length = geometry.length_m + 0.25
@@ -98,6 +119,14 @@ def build_scene(client: int, config) -> Scene:
                    config.tool_mass_kg, config.arm_position_gain, config.arm_velocity_gain,
                    config.arm_force_scale)
     filters = _filter_all(client, arm.body_id, ARM_GROUP, BODY_GROUP)
-    return Scene(client=client, arm=arm, body_id=body_id, geometry=geometry,
-                 body_origin_m=origin, body_scale=scale, filters=filters,
-                 body_filters=body_filters, shape_cache=shape_cache)
+    scene = Scene(client=client, arm=arm, body_id=body_id, geometry=geometry,
+                  body_origin_m=origin, body=body, tissue=None, body_mass_kg=config.body_mass_kg,
+                  regions=link_regions(body), filters=filters, shape_cache=shape_cache)
+    scene.set_person(body, config.body_mass_kg, nominal_tissue(config))
+    return scene
+
+
+def nominal_tissue(config) -> Tissue:
+    """The fixed person's tissue: one stiffness everywhere (the body of earlier versions)."""
+    return Tissue(uniform_n_per_m=config.tissue_stiffness_n_per_m,
+                  uniform_damping_n_s_per_m=config.tissue_damping_n_s_per_m)

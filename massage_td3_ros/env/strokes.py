@@ -59,9 +59,10 @@ class SurfaceMap:
 
 
 def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
-                tool_radius_m: float) -> SurfaceMap:
+                tool_radius_m: float, collision_mask: int = -1) -> SurfaceMap:
     """Ray-cast the body (its frame at ``origin_m``, on the table top) between the
-    body-frame x/y ranges (padded by the radius)."""
+    body-frame x/y ranges (padded by the radius); only surfaces whose collision group
+    meets ``collision_mask`` count (those the tool can touch)."""
     origin_m = np.asarray(origin_m, dtype=float)
     floor_z_m = float(origin_m[2])
     pad = tool_radius_m + GRID_STEP_M
@@ -74,7 +75,8 @@ def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
     heights = np.full(gx.size, floor_z_m)
     for lo in range(0, len(starts), RAY_BATCH):
         hits = pb.rayTestBatch(starts[lo:lo + RAY_BATCH].tolist(),
-                               ends[lo:lo + RAY_BATCH].tolist(), physicsClientId=client)
+                               ends[lo:lo + RAY_BATCH].tolist(),
+                               collisionFilterMask=collision_mask, physicsClientId=client)
         for i, hit in enumerate(hits):
             if hit[0] == body_id:
                 heights[lo + i] = hit[3][2]

@@ -74,6 +74,8 @@ INFO_BOUNDS: dict[str, Bound] = {
     "tool_z_m": Bound(-100.0, 100.0),
     "lateral_error_m": Bound(-100.0, 100.0),
     "contact_link": Bound(-3.0, 10_000.0, integer=True),  # -3 base, -2 tool, -1 none
+    "tissue_region": Bound(-1.0, 1_000.0, integer=True),   # -1 no tool contact
+    "target_step": FLAG,
 }
 
 
