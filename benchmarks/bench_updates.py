@@ -5,11 +5,13 @@
 
 Rows, each at every thread count given:
 - fast: this project's TD3 as configured by default (td3.precision auto: bfloat16
-  matmuls where the CPU has bfloat16 units; fused Adam; foreach soft updates);
+  matmuls where the CPU has bfloat16 units; both critics in one batched product per
+  layer; actor-only backward in the actor step; fused Adam; foreach soft updates);
 - float32: the same code with td3.precision float32;
-- reference: a plain PyTorch TD3 written here, the textbook update (two Adam
-  optimisers, float32, a Python loop for the soft updates; it stands in for
-  Stable-Baselines3's, which measured within 4 % of this project's earlier update).
+- reference: a plain PyTorch TD3 written here, the textbook update (two separate
+  critic MLPs, two Adam optimisers, float32, a Python loop for the soft updates; it
+  stands in for Stable-Baselines3's, which measured within 4 % of this project's
+  earlier update).
 Each update is one batch sample from a replay buffer of random transitions plus the
 update. Also printed: the CPU and its bfloat16 features, the machine's matmul rate
 for the update's typical product (256x400 @ 400x300) in float32 and bfloat16, and the
@@ -31,11 +33,27 @@ from torch.nn import functional
 from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.cpu import cpu_info
-from massage_td3_ros.td3.networks import Actor, Critic
+from massage_td3_ros.td3.networks import Actor, mlp
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
 
 # --quick: tiny counts (a smoke test, not a figure); bench.py --quick uses them too.
 QUICK = {"updates": 20, "warmup": 2, "buffer_rows": 512}
+
+
+class ReferenceCritic(torch.nn.Module):
+    """The textbook twin critic: two separate MLPs (this project's before issue 13)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden) -> None:
+        super().__init__()
+        self.q1 = mlp(obs_dim + act_dim, hidden, 1)
+        self.q2 = mlp(obs_dim + act_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor):
+        obs_action = torch.cat([obs, action], dim=1)
+        return self.q1(obs_action), self.q2(obs_action)
+
+    def q1_value(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.q1(torch.cat([obs, action], dim=1))
 
 
 class ReferenceTD3:
@@ -44,7 +62,7 @@ class ReferenceTD3:
     def __init__(self, obs_dim: int, act_dim: int, config: TD3Config) -> None:
         self.config = config
         self.actor = Actor(obs_dim, act_dim, config.actor_hidden, config.max_action)
-        self.critic = Critic(obs_dim, act_dim, config.critic_hidden)
+        self.critic = ReferenceCritic(obs_dim, act_dim, config.critic_hidden)
         self.actor_target = copy.deepcopy(self.actor)
         self.critic_target = copy.deepcopy(self.critic)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.lr_actor)

@@ -87,9 +87,9 @@ def test_a_state_beyond_float32_is_refused_before_it_is_stored(tmp_path, field):
 def test_weights_gone_non_finite_are_never_written(tmp_path):
     session, path, data, buffer_data = good_latest(tmp_path)
     with torch.no_grad():  # whatever the cause, found only at the write
-        session.learner.agent.critic_target.q2[0].bias[1] = float("nan")
+        session.learner.agent.critic_target.layers[0].bias[1, 0, 1] = float("nan")  # Q2
     with pytest.raises(NonFiniteError, match=r"refusing to write checkpoint .*final.pt: the "
-                       r"agent state has non-finite values in critic_target\.q2\.0\.bias"):
+                       r"agent state has non-finite values in critic_target\.layers\.0\.bias"):
         session.close()
     assert (tmp_path / "losses.csv").is_file()  # the logs were still flushed
     with pytest.raises(NonFiniteError, match=r"not writing checkpoint .*latest.pt"):

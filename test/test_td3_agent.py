@@ -1,5 +1,7 @@
 """TD3 agent: target-policy smoothing, delayed actor updates, Polyak arithmetic, bootstrap."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +42,8 @@ def test_networks_shapes_and_action_bound():
     q1, q2 = critic(obs, action)
     assert q1.shape == q2.shape == (7, 1)
     assert not torch.equal(q1, q2)  # two independent heads
-    assert torch.equal(critic.q1_value(obs, action), q1)
+    # Q1 alone (one addmm per layer) and Q1 of the batched pair agree up to rounding.
+    torch.testing.assert_close(critic.q1_value(obs, action), q1, rtol=1e-5, atol=1e-5)
 
 
 def test_target_noise_is_clipped_and_action_bounded():
@@ -96,9 +99,9 @@ def test_terminal_transitions_do_not_bootstrap_truncated_ones_do():
         agent = TD3(3, 2, TD3Config(actor_hidden=(16,), critic_hidden=(16,), lr_critic=1e-9,
                                     gamma=0.9, precision="float32"))  # the exact maths
         with torch.no_grad():  # target critics that always say 10
-            for net in (agent.critic_target.q1, agent.critic_target.q2):
-                net[-1].weight.zero_()
-                net[-1].bias.fill_(10.0)
+            last = agent.critic_target.layers[-1]  # both Q networks' last layers
+            last.weight.zero_()
+            last.bias.fill_(10.0)
         batch = random_batch(terminated=terminated)
         q1, q2 = agent.critic(batch.obs, batch.action)
         loss = agent.train(batch)["critic_loss"]
@@ -160,3 +163,40 @@ def test_bfloat16_matmuls_keep_float32_state_and_track_the_float32_update():
     # One Adam step moves each weight by about lr whatever the gradient's rounding.
     for a, b in zip(fast.critic.parameters(), exact.critic.parameters()):
         assert torch.allclose(a, b, atol=2 * fast.config.lr_critic + 1e-6)
+
+
+def test_one_update_is_the_textbook_update():
+    """Batched critic, fused Adam, actor-only backward and foreach Polyak change how the
+    update runs, not what it computes: a plain float32 TD3 step gives the same weights."""
+    config = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), policy_freq=1,
+                       precision="float32")
+    torch.manual_seed(0)
+    agent = TD3(3, 2, config)
+    plain = copy.deepcopy(agent)
+    plain.actor_optimizer = torch.optim.Adam(plain.actor.parameters(), lr=config.lr_actor)
+    plain.critic_optimizer = torch.optim.Adam(plain.critic.parameters(), lr=config.lr_critic)
+    batch = random_batch(seed=3)
+    torch.manual_seed(1)
+    agent.train(batch)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        next_action = target_action(plain.actor_target, batch.next_obs, config.policy_noise,
+                                    config.noise_clip, config.max_action)
+        target_q = batch.reward + config.gamma * (1 - batch.terminated) * torch.min(
+            *plain.critic_target(batch.next_obs, next_action))
+    q1, q2 = plain.critic(batch.obs, batch.action)
+    critic_loss = ((q1 - target_q) ** 2).mean() + ((q2 - target_q) ** 2).mean()
+    plain.critic_optimizer.zero_grad()
+    critic_loss.backward()
+    plain.critic_optimizer.step()
+    actor_loss = -plain.critic(batch.obs, plain.actor(batch.obs))[0].mean()
+    plain.actor_optimizer.zero_grad()
+    actor_loss.backward()
+    plain.actor_optimizer.step()
+    for net, target in (("critic", "critic_target"), ("actor", "actor_target")):
+        for p, t in zip(getattr(plain, net).parameters(), getattr(plain, target).parameters()):
+            t.data.copy_(config.tau * p.data + (1 - config.tau) * t.data)
+    for name in ("actor", "critic", "actor_target", "critic_target"):
+        for got, want in zip(getattr(agent, name).parameters(),
+                             getattr(plain, name).parameters(), strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

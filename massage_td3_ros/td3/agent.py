@@ -1,8 +1,9 @@
 """TD3 (Fujimoto et al. 2018): twin critics, target-policy smoothing, delayed actor.
 
 The update is the paper's; how it runs is tuned for CPUs: optional bfloat16 autocast of
-the matrix products (td3.precision), fused Adam, and the soft target update as one
-foreach lerp per network.
+the matrix products (td3.precision), both critics in one batched product per layer
+(networks.Critic), the actor's backward pass computing the actor's gradients only, fused
+Adam, and the soft target update as one foreach lerp per network.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch.nn import functional
 
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.cpu import has_fast_bfloat16
-from massage_td3_ros.td3.networks import Actor, Critic
+from massage_td3_ros.td3.networks import Actor, Critic, convert_two_mlp_optimizer_state
 from massage_td3_ros.td3.replay_buffer import Batch
 
 
@@ -82,7 +83,8 @@ class TD3:
         self.critic = Critic(obs_dim, act_dim, cfg.critic_hidden).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_optimizer = adam(self.actor.parameters(), cfg.lr_actor, self.device)
+        self.actor_params = list(self.actor.parameters())
+        self.actor_optimizer = adam(self.actor_params, cfg.lr_actor, self.device)
         self.critic_optimizer = adam(self.critic.parameters(), cfg.lr_critic, self.device)
         self.matmul_dtype = matmul_dtype(cfg.precision, self.device)
         self.critic_updates = 0
@@ -124,7 +126,9 @@ class TD3:
                 q_actor = self.critic.q1_value(batch.obs, self.actor(batch.obs))
             actor_loss = -q_actor.float().mean()
             self.actor_optimizer.zero_grad(set_to_none=True)
-            actor_loss.backward()
+            # Gradients for the actor only: the critic's from this loss would be dropped
+            # (zero_grad before the next critic backward), so they are not computed.
+            actor_loss.backward(inputs=self.actor_params)
             self.actor_optimizer.step()
             self.actor_updates += 1
             polyak_update(self.critic.parameters(), self.critic_target.parameters(), cfg.tau)
@@ -146,7 +150,14 @@ class TD3:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (strict: every tensor must match)."""
+        """Restore from :meth:`state_dict` (strict: every tensor must match).
+
+        A state saved with the earlier two-MLP critic loads too: its critic weights (by
+        the critic's load hook) and its critic optimiser's moments become the stacked ones.
+        """
+        if any(key.startswith("q1.") for key in state["critic"]):
+            state = dict(state, critic_optimizer=convert_two_mlp_optimizer_state(
+                state["critic_optimizer"], self.critic))
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.actor_target.load_state_dict(state["actor_target"])

@@ -72,7 +72,7 @@ def restore_global_rng(state: Mapping[str, Any]) -> None:
 
 def first_non_finite(state: Any, prefix: str = "") -> str | None:
     """Dotted name of the first floating-point tensor in ``state`` (nested dicts, lists)
-    holding a NaN or an infinity, e.g. ``critic.q1.0.weight``; None if all are finite."""
+    holding a NaN or an infinity, e.g. ``critic.layers.0.weight``; None if all are finite."""
     if isinstance(state, torch.Tensor):
         if state.is_floating_point() and not bool(torch.isfinite(state).all()):
             return prefix or "tensor"
