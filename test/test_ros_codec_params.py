@@ -22,7 +22,7 @@ def _sample(codec: StateCodec, rng: np.random.Generator) -> dict:
     info = {"force_n": 21.5, "target_force_n": 20.0, "in_band": 1.0, "over_force": 0.0,
             "wrong_link_contact": 0.0, "contact_lost": 0.0, "path_progress": 0.25,
             "tool_z_cmd_m": 0.93, "tool_z_m": 0.94, "lateral_error_m": -0.004,
-            "contact_link": -2.0}
+            "contact_link": -2.0, "tissue_region": 1.0, "target_step": 1.0}
     return dict(stamp_sec=1_700_000_123, stamp_nanosec=999_999_999, episode=41, step=317,
                 first=False, terminated=True, truncated=False, held=True,
                 applied_action=[1.0, -0.25, 0.125], reward=-0.625, obs=obs, info=info)
@@ -56,7 +56,7 @@ def test_state_layout_is_labelled_consecutive_segments():
     offsets = [d.stride for d in msg.layout.dim]
     sizes = [d.size for d in msg.layout.dim]
     assert offsets == [sum(sizes[:i]) for i in range(len(sizes))]
-    assert sum(sizes) == len(msg.data) == codec.length == 76
+    assert sum(sizes) == len(msg.data) == codec.length == 81
 
 
 def test_decoder_rejects_wrong_length_and_labels_naming_the_layout():
@@ -64,7 +64,7 @@ def test_decoder_rejects_wrong_length_and_labels_naming_the_layout():
     msg = codec.encode(**_sample(codec, np.random.default_rng(2)))
     short = codec.encode(**_sample(codec, np.random.default_rng(2)))
     short.data = list(msg.data)[:-1]
-    with pytest.raises(BadStateError, match=r"expected 76 float64 values: stamp_sec\[1\]") as got:
+    with pytest.raises(BadStateError, match=r"expected 81 float64 values: stamp_sec\[1\]") as got:
         codec.decode(short)
     assert got.value.reason == "length"
     msg.layout.dim[10].label = "observation"
@@ -106,7 +106,7 @@ def _raw(codec: StateCodec, fields: dict, label: str, value: float, index: int =
     ("obs", 21, -0.1, r"obs\[21\] \(force\) = -0.1 is not in \[0, 5\]"),
     ("obs", 0, 1e30, r"obs\[0\] \(joint_pos\[0\]\) = 1e\+30 is not in \[-5, 5\]"),
     ("obs", 17, 1.5, r"obs\[17\] \(tool_quat\[0\]\) = 1.5 is not in \[-1, 1\]"),
-    ("obs", 50, -1.01, r"obs\[50\] \(last_action\[0\]\)"),
+    ("obs", 53, -1.01, r"obs\[53\] \(last_action\[0\]\)"),
     ("reward", 0, 1e30, r"reward = 1e\+30 is not in \[-11100, 100\]"),
     ("reward", 0, -1e39, r"reward = -1e\+39"),
     ("applied_action", 1, 1.5, r"applied_action\[1\] = 1.5 is not in \[-1, 1\]"),
