@@ -14,6 +14,9 @@ import sys
 
 from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 
+# evaluation.controllers.CONTROLLERS (not imported here: it brings torch along)
+CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
+
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None,
@@ -68,11 +71,20 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
     _add_overrides(parser)
     parser.add_argument("--checkpoint", default=None,
                         help="TD3 checkpoint (.pt) to evaluate (controller td3)")
-    parser.add_argument("--controller", choices=("td3", "path", "pid"), default="td3",
+    parser.add_argument("--controller", choices=CONTROLLERS, default="td3",
                         help="td3: the checkpoint's policy; path: the planned stroke with no "
-                        "correction; pid: classical force control along the surface normal")
-    parser.add_argument("--episodes", type=int, default=4,
-                        help="episodes, cycling along/across the back x forward/reverse")
+                        "correction; pid: classical force control along the surface normal "
+                        "(gains tuned on the nominal person); pid-train: the same with gains "
+                        "tuned on the training people; pid-preview: pid-train regulating to "
+                        "the target previewed a little ahead")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="fixed episodes, cycling along/across the back x "
+                        "forward/reverse (default 4; not with --suite)")
+    parser.add_argument("--suite", choices=("nominal", "heldout"), default=None,
+                        help="run a named suite instead (evaluation/suites.py): nominal, the "
+                        "nominal person in the four stroke cases; heldout, 24 people and "
+                        "pressure profiles training never meets (docs/heldout.md); prints "
+                        "per-episode, summary, by-region and by-profile tables")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
 
 
@@ -80,7 +92,7 @@ def _add_render(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
     _add_overrides(parser)
     parser.add_argument("--checkpoint", default=None, help="TD3 checkpoint (.pt) to render")
-    parser.add_argument("--controller", choices=("td3", "path", "pid"), default=None,
+    parser.add_argument("--controller", choices=CONTROLLERS, default=None,
                         help="controller (default: td3 with --checkpoint)")
     parser.add_argument("--out", required=True, help="output file, .gif (or .mp4 with ffmpeg)")
     parser.add_argument("--steps", type=int, default=None, help="cut the clip after N steps")
@@ -101,7 +113,8 @@ SUBCOMMANDS = {
                "run the massage_sim and td3_agent ROS 2 nodes without the ros2 CLI",
                _add_launch),
     "eval": ("massage_td3_ros.commands.eval",
-             "evaluate a TD3 checkpoint or a baseline (path, pid) on fixed episodes",
+             "evaluate a TD3 checkpoint or a baseline (path, pid, pid-train, pid-preview) "
+             "on fixed episodes or a suite (nominal, heldout)",
              _add_eval),
     "render": ("massage_td3_ros.commands.render",
                "record one evaluation episode headless to a GIF with the force drawn",

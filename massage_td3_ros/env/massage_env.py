@@ -77,7 +77,7 @@ class MassageEnv(gymnasium.Env):
         self._maps: dict[tuple, Any] = {}
         self._homes: dict[tuple, np.ndarray] = {}
         self._draw: EpisodeDraw | None = None
-        self.metrics = EpisodeMetrics()
+        self.metrics = EpisodeMetrics(self.dt_s)
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from massage_td3_ros.env.metrics import SUMMARY_KEYS
+
 LOG = logging.getLogger("massage_td3_ros.training")
 
 
@@ -93,7 +95,9 @@ class RunLogger:
         """One finished training episode: its counters, return and length, env metrics."""
         full = {**row, **{f"metric_{k}": v for k, v in metrics.items()}}
         self.episodes.append(full)
-        self._episodes.write(full)
+        # Fixed CSV columns (absent values empty); per-region metrics go to TensorBoard.
+        self._episodes.write({**row, **{f"metric_{k}": metrics.get(k, math.nan)
+                                        for k in SUMMARY_KEYS}})
         step = int(row["env_steps"])
         self._scalars("charts", row, step, skip=("episode", "env_steps"))
         self._scalars("metrics", metrics, step, skip=("steps",))

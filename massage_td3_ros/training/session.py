@@ -77,12 +77,14 @@ class Session:
                  train_cfg: TrainConfig | None = None, run_dir: str | Path = "runs/run",
                  obs_labels: Sequence | Mapping | None = None, mode: str = "train",
                  checkpoint: str | Path | None = None, band_n: float | None = None,
-                 action_meta: Mapping[str, Any] | None = None) -> None:
+                 action_meta: Mapping[str, Any] | None = None,
+                 control_dt_s: float | None = None) -> None:
         """``mode`` train: learn (from ``checkpoint``, else the run folder's latest when
         ``train.resume``); eval: act with ``checkpoint``'s policy and only score
         episodes. ``band_n``: force band half-width for the figures. ``action_meta``:
         how the env reads actions, stored in checkpoints so an evaluation can refuse an
-        env that reads them differently."""
+        env that reads them differently. ``control_dt_s``: the env's control period,
+        for the episode metrics measured in time (overshoot, step error, force rate)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -124,7 +126,7 @@ class Session:
         self._episode_is_eval = False
         self._episode_return = 0.0
         self._episode_length = 0
-        self._metrics = EpisodeMetrics()
+        self._metrics = EpisodeMetrics(control_dt_s)  # the timed metrics need the period
         self._trace: dict[str, list[float]] = {}
         self.last_trace: dict[str, list[float]] = {}
         self.last_summary: dict[str, float] = {}   # metrics of the last whole episode

@@ -111,7 +111,8 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
         session = Session(obs_dim, act_dim, config.td3, config.exploration, train_cfg,
                           run_dir, obs_labels=observation_layout(env),
                           band_n=config.env.force_band_n if massage else None,
-                          action_meta=action_meta(config.env) if massage else None)
+                          action_meta=action_meta(config.env) if massage else None,
+                          control_dt_s=config.env.control_dt_s if massage else None)
         LOG.info("training %s for %d steps in %s (starting at step %d)", env_id,
                  train_cfg.total_steps, run_dir, session.env_steps)
         try:
