@@ -257,7 +257,7 @@ def test_wrong_length_state_is_ignored_with_an_error(ros_context, executor, tmp_
     _spin_for(executor, 0.2)
     assert agent.states_received == 0 and agent.steps_answered == 0
     assert agent.session.counters()["gaps"] == 0
-    assert "expected 76 float64 values: stamp_sec[1]" in capfd.readouterr().err
+    assert "expected 81 float64 values: stamp_sec[1]" in capfd.readouterr().err
 
 
 def test_restarted_agent_resumes_and_no_transition_spans_the_restart(ros_context, executor,
