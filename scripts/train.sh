@@ -17,16 +17,17 @@ echo "[train] training through ROS 2 into $run (figures: $run/figures)"
 # The final policy is the one the default budget was chosen for (README, Results);
 # `best` (highest training-time evaluation return) is scored too.
 final="$run/checkpoints/final.pt"
-echo "[train] evaluating $final against the path and PID baselines"
-for controller in path pid; do
-  "$cli" eval --controller "$controller" --json "$run/eval-$controller.json"
+echo "[train] evaluating $final on the held-out people against the baselines"
+# The held-out suite: 24 people and pressure profiles training never met (docs/heldout.md).
+for controller in path pid pid-train pid-preview; do
+  "$cli" eval --suite heldout --controller "$controller" --json "$run/eval-$controller.json"
 done
-# The PID was tuned with the action as the correction itself; that is still its best mode.
-"$cli" eval --controller pid --set env.action_mode=offset --json "$run/eval-pid-offset.json"
-"$cli" eval --checkpoint "$final" --json "$run/eval-td3.json"
+"$cli" eval --suite heldout --checkpoint "$final" --json "$run/eval-td3.json"
 best="$run/checkpoints/best.pt"
 if [[ -f "$best" ]]; then
-  "$cli" eval --checkpoint "$best" --json "$run/eval-td3-best.json"
+  "$cli" eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
 fi
+# and the fixed nominal person, the case of earlier versions
+"$cli" eval --suite nominal --checkpoint "$final" --json "$run/eval-td3-nominal.json"
 "$cli" render --checkpoint "$final" --out "$run/massage.gif"
 echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"
