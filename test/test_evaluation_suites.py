@@ -259,6 +259,6 @@ def test_explicit_episode_keeps_its_person():
 
 
 def test_the_cli_offers_every_controller():
-    from massage_td3_ros.cli import CONTROLLERS as offered
-    from massage_td3_ros.evaluation.controllers import CONTROLLERS
-    assert offered == CONTROLLERS
+    from massage_td3_ros import cli
+    from massage_td3_ros.evaluation import controllers
+    assert cli.CONTROLLERS == controllers.CONTROLLERS

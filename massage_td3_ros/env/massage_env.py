@@ -24,7 +24,7 @@ from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.env.observation import OBS_CLIP, OBS_DIM, PREVIEW_POINTS, build_observation
 from massage_td3_ros.env.pressure import PREVIEW_STEPS
 from massage_td3_ros.env.reward import RewardWeights, compute_reward
-from massage_td3_ros.env.scene import BODY_GROUP, build_scene
+from massage_td3_ros.env.scene import BODY_GROUP, build_scene, connect_world
 from massage_td3_ros.env.snapshot import ArmSnapshot, PathReference
 from massage_td3_ros.env.strokes import (
     COVERAGE_BINS,
@@ -63,14 +63,7 @@ class MassageEnv(gymnasium.Env):
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)
         self.observation_space = gymnasium.spaces.Box(-OBS_CLIP, OBS_CLIP, (OBS_DIM,),
                                                       np.float32)
-        self.client = pb.connect(pb.GUI if render_mode == "human" else pb.DIRECT)
-        pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
-        # Sorted overlapping pairs: the solver's constraint order (and so the result)
-        # does not depend on which bodies were created or removed before.
-        pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
-                                     numSolverIterations=config.solver_iterations,
-                                     deterministicOverlappingPairs=1,
-                                     physicsClientId=self.client)
+        self.client = connect_world(config, gui=render_mode == "human")
         self.scene = build_scene(self.client, config)
         self._arm_base = pb.getBasePositionAndOrientation(self.scene.arm.body_id,
                                                           physicsClientId=self.client)

@@ -100,6 +100,19 @@ def _static_box(client: int, half_extents, position, rgba) -> None:
     _filter_all(client, body, STATIC_GROUP, 0)
 
 
+def connect_world(config, gui: bool = False) -> int:
+    """A PyBullet client with the massage world's physics (gravity, time step, solver),
+    for the env and for anything that must behave as it does (the arm_sim driver)."""
+    client = pb.connect(pb.GUI if gui else pb.DIRECT)
+    pb.setGravity(0, 0, -9.81, physicsClientId=client)
+    # Sorted overlapping pairs: the solver's constraint order (and so the result) does
+    # not depend on which bodies were created or removed before.
+    pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
+                                 numSolverIterations=config.solver_iterations,
+                                 deterministicOverlappingPairs=1, physicsClientId=client)
+    return client
+
+
 def build_scene(client: int, config) -> Scene:
     """Build the whole scene for an EnvConfig (body at its nominal place and size)."""
     top = config.table_height_m

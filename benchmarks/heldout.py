@@ -1,0 +1,117 @@
+"""Score TD3 checkpoints and the baselines on the held-out people; check the goal.
+
+    .venv/bin/python benchmarks/heldout.py --runs runs/learning/defaults \
+        --stages 40000 80000 120000 [--seeds 0 1 2] [--jobs 2] [--results results/heldout]
+
+Every controller runs `massage-td3 eval --suite heldout`'s code (and --suite nominal):
+the baselines path, pid, pid-train and pid-preview, and each seed's
+``checkpoints/steps<N>.pt`` from ``benchmarks/learning.py``. Writes
+``<results>/summary.json`` and ``<results>/README-table.md``: one row per controller,
+then per stage whether every seed meets the goal of results/heldout/PROTOCOL.md
+(mean RMS <= 0.6x the best baseline's, in band >= the best baseline's, largest
+first-contact overshoot <= 3 N, no over-force step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+BASELINES = ("path", "pid", "pid-train", "pid-preview")
+RMS_RATIO, OVERSHOOT_N = 0.6, 3.0
+
+
+def score(controller: str, checkpoint: str | None, suite: str) -> dict:
+    """The aggregate of one controller on one suite (in a worker process)."""
+    from massage_td3_ros.evaluation.controllers import make_controller
+    from massage_td3_ros.evaluation.evaluate import evaluate_suite
+
+    result = evaluate_suite(make_controller(controller, checkpoint), suite, keep_traces=False)
+    return {"aggregate": result["aggregate"], "by_profile": result["by_profile"],
+            "by_region": result["by_region"]}
+
+
+def meets_goal(td3: dict, baselines: dict[str, dict]) -> dict:
+    """Each criterion of the goal for one TD3 aggregate, against the best baselines."""
+    best_rms = min(b["rms_force_error_n"] for b in baselines.values())
+    best_band = max(b["in_band_percent"] for b in baselines.values())
+    checks = {
+        "rms": td3["rms_force_error_n"] <= RMS_RATIO * best_rms,
+        "in_band": td3["in_band_percent"] >= best_band,
+        "overshoot": td3.get("max_first_contact_overshoot_n", 0.0) <= OVERSHOOT_N,
+        "over_force": td3["over_force_steps"] == 0,
+    }
+    return {**checks, "all": all(checks.values()), "best_baseline_rms_n": best_rms,
+            "best_baseline_in_band_percent": best_band}
+
+
+def row(label: str, a: dict) -> str:
+    return (f"| {label} | {a['rms_force_error_n']:.2f} | {a['in_band_percent']:.1f} | "
+            f"{a['over_force_steps']:.0f} ({a['terminated_episodes']:.0f} ep.) | "
+            f"{a.get('first_contact_overshoot_n', float('nan')):.2f} / "
+            f"{a.get('max_first_contact_overshoot_n', float('nan')):.2f} | "
+            f"{a.get('step_error_rms_n', float('nan')):.2f} | "
+            f"{a.get('force_rate_rms_n_s', float('nan')):.1f} | {a['coverage_percent']:.1f} |")
+
+
+HEADER = ("| controller | RMS error [N] | in band [%] | over-force steps (episodes) | "
+          "overshoot mean / max [N] | step error [N] | force rate [N/s] | coverage [%] |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", required=True, help="learning.py's run folder (seed<N>/)")
+    parser.add_argument("--stages", type=int, nargs="+", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--results", default="results/heldout")
+    args = parser.parse_args()
+    jobs = [(name, None) for name in BASELINES]
+    jobs += [("td3", str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt"))
+             for stage in args.stages for seed in args.seeds]
+    missing = [path for _, path in jobs if path and not Path(path).is_file()]
+    if missing:
+        raise SystemExit(f"missing checkpoints: {missing}")
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {(name, path, suite): pool.submit(score, name, path, suite)
+                   for name, path in jobs for suite in ("heldout", "nominal")}
+        scores = {key: future.result() for key, future in futures.items()}
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for suite in ("heldout", "nominal"):
+        baselines = {name: scores[(name, None, suite)]["aggregate"] for name in BASELINES}
+        lines += [f"## {suite} suite", "", HEADER]
+        lines += [row(name, a) for name, a in baselines.items()]
+        verdicts = {}
+        for stage in args.stages:
+            for seed in args.seeds:
+                path = str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt")
+                a = scores[("td3", path, suite)]["aggregate"]
+                lines.append(row(f"TD3 {stage} steps, seed {seed}", a))
+                verdicts[(stage, seed)] = meets_goal(a, baselines)
+        lines.append("")
+        if suite == "heldout":
+            lines += ["Goal (PROTOCOL.md) per stage and seed: rms / in band / overshoot / "
+                      "over-force / all", ""]
+            for (stage, seed), v in verdicts.items():
+                marks = " / ".join("yes" if v[k] else "no"
+                                   for k in ("rms", "in_band", "overshoot", "over_force", "all"))
+                lines.append(f"- {stage} steps, seed {seed}: {marks} (best baseline RMS "
+                             f"{v['best_baseline_rms_n']:.2f} N, in band "
+                             f"{v['best_baseline_in_band_percent']:.1f} %)")
+            met = [s for s in args.stages if all(verdicts[(s, seed)]["all"] for seed in args.seeds)]
+            lines += ["", f"Smallest stage meeting the goal on every seed: "
+                      f"{met[0] if met else 'none'}", ""]
+    (out / "README-table.md").write_text("\n".join(lines) + "\n")
+    (out / "summary.json").write_text(json.dumps(
+        [{"controller": name, "checkpoint": path, "suite": suite, **value}
+         for (name, path, suite), value in scores.items()], indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
