@@ -52,7 +52,9 @@ class SimNodeConfig:
                           "episode index (as the in-process trainer draws them); evaluation: "
                           "the fixed evaluation episodes of `massage-td3 eval` in order "
                           "(reset seed sim.seed + index, cycling along/across the back x "
-                          "forward/reverse).", choices=("training", "evaluation"))
+                          "forward/reverse); nominal, heldout: the episodes of `massage-td3 "
+                          "eval --suite` of that name, in order (cycling).",
+                          choices=("training", "evaluation", "nominal", "heldout"))
     gui: bool = param(False, "Open the PyBullet GUI (needs a display).")
     frame_id: str = param("world", "Frame of every stamped message (the PyBullet "
                           "world frame: z up, metres).")

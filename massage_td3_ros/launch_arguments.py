@@ -46,8 +46,9 @@ ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("sim_mode", ((SIM, "sim.mode"),), "Sim stepping: lockstep or realtime.",
                    text=True),
     LaunchArgument("episodes", ((SIM, "sim.episodes"),),
-                   "Episodes the sim runs: training (drawn) or evaluation (the fixed "
-                   "evaluation episodes).", text=True),
+                   "Episodes the sim runs: training (drawn), evaluation (the fixed "
+                   "evaluation episodes), or a suite: nominal, heldout (the people "
+                   "training never met).", text=True),
     LaunchArgument("eval_episodes", ((AGENT, "agent.eval_episodes"),),
                    "eval: whole episodes to run before the agent stops."),
     LaunchArgument("background_updates", ((AGENT, "agent.background_updates"),),

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from test_ros_launcher import small_params
 
 from massage_td3_ros.ros.launcher import node_command
@@ -163,3 +164,37 @@ def test_eval_run_scores_the_fixed_episodes_like_massage_td3_eval_and_stops(tmp_
     for key in ("steps", "mean_return", "rms_force_error_n", "in_band_percent",
                 "over_force_steps"):
         assert report["aggregate"][key] == pytest.approx(expected[key], rel=1e-6), key
+
+
+def test_eval_run_on_the_heldout_people_matches_the_in_process_suite(tmp_path):
+    """`--episodes heldout` makes the sim run the held-out suite in order: the ROS
+    evaluation of its first episodes equals `massage-td3 eval --suite heldout`'s."""
+    params = small_params(tmp_path, warmup_steps=100)
+    config = yaml.safe_load(params.read_text())
+    config["massage_sim"]["ros__parameters"]["env"]["episode_time_s"] = 2.0  # short cases
+    params.write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    common = [sys.executable, "-m", "massage_td3_ros.cli"]
+    trained = subprocess.run(common + ["launch", "--config", str(params), "--steps", "150",
+                                       "--out", str(run)],
+                             capture_output=True, text=True, timeout=120)
+    assert trained.returncode == 0, trained.stderr
+    checkpoint = run / "checkpoints" / "final.pt"
+    evaluated = subprocess.run(common + ["launch", "--config", str(params), "--mode", "eval",
+                                         "--checkpoint", str(checkpoint), "--episodes",
+                                         "heldout", "--eval-episodes", "3",
+                                         "--out", str(tmp_path / "ros-eval")],
+                               capture_output=True, text=True, timeout=180)
+    assert evaluated.returncode == 0, evaluated.stderr
+    ros = json.loads((tmp_path / "ros-eval" / "evaluation.json").read_text())["episodes"]
+    in_process = subprocess.run(common + ["eval", "--config", str(params), "--checkpoint",
+                                          str(checkpoint), "--suite", "heldout", "--json",
+                                          str(tmp_path / "suite.json")],
+                                capture_output=True, text=True, timeout=300)
+    assert in_process.returncode == 0, in_process.stderr
+    suite = json.loads((tmp_path / "suite.json").read_text())["episodes"][:3]
+    assert len(ros) == 3
+    for over_ros, here in zip(ros, suite, strict=True):
+        for key in ("steps", "rms_force_error_n", "in_band_fraction", "over_force_steps"):
+            assert over_ros["metrics"][key] == pytest.approx(here["metrics"][key],
+                                                             rel=1e-6), key

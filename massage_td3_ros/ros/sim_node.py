@@ -35,6 +35,7 @@ from visualization_msgs.msg import MarkerArray
 
 from massage_td3_ros.env.episode import episode_seed, evaluation_episode
 from massage_td3_ros.env.snapshot import ArmSnapshot
+from massage_td3_ros.evaluation.suites import SUITES, suite_episodes
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.common import (
     LATCHED_QOS,
@@ -146,6 +147,10 @@ class MassageSimNode(PackageNode):
         self._episode = max(self._episode + 1, self._next_episode)
         if self.sim_cfg.episodes == "evaluation":
             seed, options = evaluation_episode(self.sim_cfg.seed, self._episode)
+        elif self.sim_cfg.episodes in SUITES:  # in the order massage-td3 eval runs them
+            cases = suite_episodes(self.sim_cfg.episodes, self.env.config)
+            case = cases[self._episode % len(cases)]
+            seed, options = case.seed, dict(case.options)
         else:
             # The in-process trainer's episode seeds: with the same seed both see the
             # same sequence of episodes (bodies, strokes, targets).
