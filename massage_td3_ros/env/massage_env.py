@@ -91,7 +91,7 @@ class MassageEnv(gymnasium.Env):
         self._targets = draw.profile.targets_n(points + max(PREVIEW_STEPS), self.dt_s)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
-        self._clear_contacts(home)
+        self._place_arm(home)
         self._cmd_target = self.stroke.touch_m[0].copy()
         self._step = 0
         self.target_force_n = float(self._targets[0])
@@ -117,22 +117,7 @@ class MassageEnv(gymnasium.Env):
         # cannot wind up below it (the speed limit only delays the target: not kept).
         self._correction = np.clip(wanted + pushed_up, -cfg.action_scale_m, cfg.action_scale_m)
         self._cmd_target = target
-        arm.command(arm.solve_ik(target, cfg.ik_iterations))
-        # The safety limit watches every physics substep, and the sum of the normal
-        # forces of every arm link on the body: a spike inside a control step, forces
-        # that cancel in the vector sum, or a link other than the tool all count. The
-        # substep that crosses it stops the pushing at once: from there on the arm backs
-        # off along the surface normal for the rest of the control step (then the
-        # episode ends), rather than pressing on until the step is over.
-        peak_force, retracting = 0.0, False
-        for _ in range(cfg.substeps):
-            pb.stepSimulation(physicsClientId=self.client)
-            force_now = contact_mod.total_normal_force_n(self.client, arm.body_id,
-                                                         self.scene.body_id)
-            peak_force = max(peak_force, force_now)
-            if not retracting and force_now > cfg.safety_force_limit_n:
-                retracting = True
-                arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
+        peak_force, retracting = self._advance(arm.solve_ik(target, cfg.ik_iterations))
         sense = self._sense()
         force = sense["tool"].force_n
         unsafe = max(force, peak_force) > cfg.safety_force_limit_n
@@ -161,6 +146,42 @@ class MassageEnv(gymnasium.Env):
             self.render()
         return obs, float(reward), terminated, truncated, info
 
+    # --- the plant: what a real arm replaces (ros/bridge_env.py) -----------------------
+    def _place_arm(self, joint_pos_rad: np.ndarray) -> None:
+        """Put the arm at an episode's start pose, with no contact left from before."""
+        self._clear_contacts(joint_pos_rad)
+
+    def _advance(self, joint_targets_rad: np.ndarray) -> tuple[float, bool]:
+        """Command the joints and let one control period pass. Returns the peak of the
+        summed normal force over the period and whether the safety limit made the arm
+        back off.
+
+        The safety limit watches every physics substep, and the sum of the normal
+        forces of every arm link on the body: a spike inside a control step, forces
+        that cancel in the vector sum, or a link other than the tool all count. The
+        substep that crosses it stops the pushing at once: from there on the arm backs
+        off along the surface normal for the rest of the control step (then the
+        episode ends), rather than pressing on until the step is over."""
+        cfg, arm = self.config, self.scene.arm
+        arm.command(joint_targets_rad)
+        peak_force, retracting = 0.0, False
+        for _ in range(cfg.substeps):
+            pb.stepSimulation(physicsClientId=self.client)
+            force_now = contact_mod.total_normal_force_n(self.client, arm.body_id,
+                                                         self.scene.body_id)
+            peak_force = max(peak_force, force_now)
+            if not retracting and force_now > cfg.safety_force_limit_n:
+                retracting = True
+                arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
+        return peak_force, retracting
+
+    def _tool_and_contacts(self):
+        """(ToolReading of the tool, every arm-body Contact) as the sensors see them."""
+        scene = self.scene
+        contacts = self._contacts()
+        return contact_mod.tool_reading(self.client, scene.arm.body_id, scene.body_id,
+                                        scene.arm.tool_link, contacts), contacts
+
     def _retract_target(self) -> np.ndarray:
         """Where the tool goes when the safety limit trips: SAFETY_RETRACT_M out of the
         body along the surface normal at the current path point, from where it is now."""
@@ -186,9 +207,7 @@ class MassageEnv(gymnasium.Env):
         arm = self.scene.arm
         q, qd, tau = arm.joint_state()
         pos, quat = arm.tool_pose()
-        contacts = self._contacts()
-        tool = contact_mod.tool_reading(self.client, arm.body_id, self.scene.body_id,
-                                        arm.tool_link, contacts)
+        tool, contacts = self._tool_and_contacts()
         return ArmSnapshot(self._step * self.dt_s, self.dt_s, arm.joint_names, q, qd, tau,
                            pos, quat, tool.force_vector_n, tuple(contacts), arm.tool_link)
 
@@ -344,9 +363,7 @@ class MassageEnv(gymnasium.Env):
 
     def _sense(self) -> dict:
         scene = self.scene
-        contacts = self._contacts()
-        tool = contact_mod.tool_reading(self.client, scene.arm.body_id, scene.body_id,
-                                        scene.arm.tool_link, contacts)
+        tool, contacts = self._tool_and_contacts()
         wrong = [c for c in contacts if c.arm_link != scene.arm.tool_link]
         q, qd, _ = scene.arm.joint_state()
         pos, quat = scene.arm.tool_pose()
