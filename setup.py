@@ -45,6 +45,7 @@ setup(
             "massage_sim = massage_td3_ros.ros.sim_node:main",
             "td3_agent = massage_td3_ros.ros.agent_node:main",
             "arm_sim = massage_td3_ros.ros.arm_sim_node:main",
+            "massage_bridge = massage_td3_ros.ros.bridge_node:main",
             "massage-td3 = massage_td3_ros.cli:main",
         ],
     },

@@ -52,6 +52,13 @@ def _add_launch(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--config", default=None,
                         help="parameter file (default: the package's config/train.yaml)")
+    parser.add_argument("--hardware-sim", action="store_true",
+                        help="run what a real robot runs, with a simulated driver: arm_sim + "
+                        "massage_bridge + td3_agent (wall-clock time, lockstep on the control "
+                        "grid; config/hardware_sim.yaml)")
+    parser.add_argument("--robot-config", default=None,
+                        help="--hardware-sim: parameter file of arm_sim and massage_bridge "
+                        "(default: the package's config/hardware_sim.yaml)")
     parser.add_argument("--namespace", default="",
                         help="ROS namespace of both nodes (e.g. bed1: /bed1/massage/state)")
     # The launch files' arguments, same names (--total-steps for total_steps:=).

@@ -81,10 +81,46 @@ class AgentNodeConfig:
 
 
 # Which groups each node reads, under its node name.
+@dataclass(frozen=True)
+class BridgeConfig:
+    """How massage_bridge meets a real arm: its driver's topics and the safety watch."""
+
+    joint_states_topic: str = param("joint_states", "The driver's sensor_msgs/JointState.")
+    wrench_topic: str = param("force_torque_sensor_broadcaster/wrench", "The flange "
+                              "force/torque sensor (geometry_msgs/WrenchStamped; ros2_control's "
+                              "force_torque_sensor_broadcaster's default topic). The wrench "
+                              "the tool exerts on the flange, in sensor_frame.")
+    sensor_frame: str = param("lbr_iiwa_link_7", "URDF link the wrench is expressed in.")
+    controller: str = param("forward_position_controller", "Name of the position controller: "
+                            "commands go to <controller>/commands (forward) or "
+                            "<controller>/joint_trajectory (trajectory).")
+    controller_kind: str = param("forward", "forward: std_msgs/Float64MultiArray of joint "
+                                 "positions; trajectory: trajectory_msgs/JointTrajectory with "
+                                 "one point.", choices=("forward", "trajectory"))
+    trajectory_time_s: float = param(0.05, "trajectory: time_from_start of the point.",
+                                     0.0, 10.0)
+    sensor_timeout_s: float = param(0.1, "A joint state or wrench older than this: hold the "
+                                    "arm where it is (no new targets) and warn.", 0.01, 10.0)
+    retract_after_s: float = param(0.5, "Sensors silent this long: retract the tool along "
+                                   "the surface normal and end the episode (a fault that "
+                                   "waits for massage/reset).", 0.02, 60.0)
+    start_timeout_s: float = param(10.0, "Wait this long at start-up for the first joint "
+                                   "state and wrench; none: exit with an error.", 0.1, 600.0)
+    move_speed_rad_s: float = param(0.5, "Largest joint speed of the moves to a stroke's "
+                                    "start (the bridge interpolates them).", 0.01, 5.0)
+    reach_tolerance_rad: float = param(0.01, "A move has arrived when every joint is within "
+                                       "this of its goal.", 1.0e-4, 0.5)
+
+
 NODE_GROUPS: dict[str, dict[str, type]] = {
     "massage_sim": {"sim": SimNodeConfig, "env": EnvConfig},
     "td3_agent": {"agent": AgentNodeConfig, "td3": TD3Config,
                   "exploration": ExplorationConfig, "train": TrainConfig},
+}
+# Nodes that run on the robot side, with a parameter file of their own
+# (config/real_arm.yaml), not part of train.yaml or Config.
+ROBOT_NODE_GROUPS: dict[str, dict[str, type]] = {
+    "massage_bridge": {"bridge": BridgeConfig, "sim": SimNodeConfig, "env": EnvConfig},
 }
 
 

@@ -131,7 +131,7 @@ class MassageEnv(gymnasium.Env):
         self._last_action = action
         if sense["tool"].in_contact:
             self._visited.add(self.stroke.coverage_bin(self._step))
-        terminated = bool(unsafe)
+        terminated = bool(unsafe) or self._plant_fault()
         truncated = (not terminated) and self._step >= cfg.max_episode_steps
         obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
         info["safety_retract"] = float(retracting)
@@ -174,6 +174,10 @@ class MassageEnv(gymnasium.Env):
                 retracting = True
                 arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
         return peak_force, retracting
+
+    def _plant_fault(self) -> bool:
+        """A fault of the plant that ends the episode (a real arm's silent sensors)."""
+        return False
 
     def _tool_and_contacts(self):
         """(ToolReading of the tool, every arm-body Contact) as the sensors see them."""

@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from massage_td3_ros.config import NODE_GROUPS
+from massage_td3_ros.config import NODE_GROUPS, ROBOT_NODE_GROUPS
 from massage_td3_ros.ros.parameters import declare_and_read
 
 # Reliable, shallow: state, action and reward must not be lost, and a deep queue would
@@ -71,7 +71,7 @@ class PackageNode(Node):
                  parameter_overrides: list[Parameter] | None = None) -> None:
         super().__init__(name, context=context, parameter_overrides=parameter_overrides or [])
         route_package_logging(self)  # the session's and env's messages as this node's
-        self.groups = declare_and_read(self, NODE_GROUPS[name])
+        self.groups = declare_and_read(self, {**NODE_GROUPS, **ROBOT_NODE_GROUPS}[name])
 
 
 def route_package_logging(node: Node) -> None:

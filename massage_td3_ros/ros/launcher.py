@@ -107,31 +107,52 @@ def run(args: argparse.Namespace) -> int:
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     # Own process groups: a terminal's Ctrl-C reaches only us, and we forward exactly one.
     namespace = args.namespace or ""
-    sim = subprocess.Popen(node_command("sim_node", params_file, sim_overrides, namespace),
-                           env=env, start_new_session=True)
+    hardware = getattr(args, "hardware_sim", False)
+    others = []  # the processes that serve the agent: the sim, or driver + bridge
+    if hardware:
+        # What a real robot runs, with arm_sim as its driver; time is the wall clock.
+        robot_params = Path(args.robot_config).resolve() if getattr(
+            args, "robot_config", None) else default_config_path().with_name(
+            "hardware_sim.yaml")
+        others.append(subprocess.Popen(node_command("arm_sim_node", robot_params, {},
+                                                    namespace), env=env,
+                                       start_new_session=True))
+        others.append(subprocess.Popen(node_command("bridge_node", robot_params,
+                                                    sim_overrides, namespace),
+                                       env=env, start_new_session=True))
+    else:
+        others.append(subprocess.Popen(node_command("sim_node", params_file, sim_overrides,
+                                                    namespace),
+                                       env=env, start_new_session=True))
     agent = subprocess.Popen(node_command("agent_node", params_file, agent_overrides,
-                                          namespace, use_sim_time=True),
+                                          namespace, use_sim_time=not hardware),
                              env=env, start_new_session=True)
     try:
-        while agent.poll() is None and sim.poll() is None:
+        while agent.poll() is None and all(p.poll() is None for p in others):
             time.sleep(0.2)
         if agent.poll() is None:
-            LOG.error("massage_sim exited with code %s; stopping the agent", sim.returncode)
+            failed = next(p for p in others if p.poll() is not None)
+            LOG.error("%s exited with code %s; stopping the agent", failed.args[2],
+                      failed.returncode)
             _stop(agent, SHUTDOWN_GRACE_S)
-            return sim.returncode or 1
+            for process in others:
+                _stop(process, 5.0)
+            return failed.returncode or 1
         if agent.returncode != 0:
             LOG.error("td3_agent failed with exit code %s; stopping the sim", agent.returncode)
-        _stop(sim, 5.0)
+        for process in reversed(others):  # the bridge before its driver
+            _stop(process, 5.0)
         return agent.returncode
     except KeyboardInterrupt:
         LOG.info("interrupted: stopping the nodes (the agent saves a checkpoint)")
         _stop(agent, SHUTDOWN_GRACE_S)
-        _stop(sim, 5.0)
+        for process in reversed(others):
+            _stop(process, 5.0)
         return 130
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for process in (agent, sim):
+        for process in (agent, *others):
             if process.poll() is None:
                 process.kill()
                 process.wait()

@@ -60,20 +60,29 @@ NEXT_EPISODE_WAIT_S = 2.0
 class MassageSimNode(PackageNode):
     """Steps MassageEnv on /massage/action and publishes each step's outcome."""
 
+    NODE_NAME = "massage_sim"
+    # The simulator owns time (stamps in simulated time, published on clock) and the
+    # robot's own topics (joint_states, robot_description); a real arm's bridge owns
+    # neither: its driver publishes those, and time is the wall clock.
+    SIM_TIME = True
+    ROBOT_TOPICS = True
+
     def __init__(self, *, context: Context | None = None,
                  parameter_overrides: list[Parameter] | None = None) -> None:
-        super().__init__("massage_sim", context=context, parameter_overrides=parameter_overrides)
+        super().__init__(self.NODE_NAME, context=context,
+                         parameter_overrides=parameter_overrides)
         groups = self.groups
         self.sim_cfg, self.env_cfg = groups["sim"], groups["env"]
-        from massage_td3_ros.env import MassageEnv  # PyBullet: only when a sim is wanted
-        self.env = MassageEnv(self.env_cfg, render_mode="human" if self.sim_cfg.gui else None)
+        self.env = self._make_env()
         self.codec = StateCodec.for_env()
         self.frame_id = self.sim_cfg.frame_id
 
         self._state_pub = self.create_publisher(Float64MultiArray, "massage/state", RELIABLE_QOS)
         self._reward_pub = self.create_publisher(Float32, "reward", MONITOR_QOS)
-        self._clock_pub = self.create_publisher(Clock, "clock", RELIABLE_QOS)
-        self._joints_pub = self.create_publisher(JointState, "joint_states", RELIABLE_QOS)
+        self._clock_pub = (self.create_publisher(Clock, "clock", RELIABLE_QOS)
+                           if self.SIM_TIME else None)
+        self._joints_pub = (self.create_publisher(JointState, "joint_states", RELIABLE_QOS)
+                            if self.ROBOT_TOPICS else None)
         self._wrench_pub = self.create_publisher(WrenchStamped, "massage/contact_wrench",
                                                  RELIABLE_QOS)
         self._pose_pub = self.create_publisher(PoseStamped, "massage/tool_pose", RELIABLE_QOS)
@@ -82,8 +91,9 @@ class MassageSimNode(PackageNode):
         self._markers_pub = self.create_publisher(MarkerArray, "massage/contacts",
                                                   RELIABLE_QOS)
         self._stroke_pub = self.create_publisher(Path, "massage/stroke", LATCHED_QOS)
-        self._description_pub = self.create_publisher(String, "robot_description",
-                                                      LATCHED_QOS)
+        self._description_pub = (self.create_publisher(String, "robot_description",
+                                                       LATCHED_QOS)
+                                 if self.ROBOT_TOPICS else None)
         self._over_force_pub = self.create_publisher(UInt64, "massage/over_force_count",
                                                      LATCHED_QOS)
         self.create_subscription(Vector3Stamped, "massage/action", self._on_action,
@@ -91,8 +101,9 @@ class MassageSimNode(PackageNode):
         self._next_episode_sub = self.create_subscription(
             UInt64, "massage/next_episode", self._on_next_episode, LATCHED_QOS)
         self.create_service(Trigger, "massage/reset", self._on_reset)
-        from massage_td3_ros.env.robot_description import robot_description
-        self._description_pub.publish(String(data=robot_description(self.env_cfg)))
+        if self._description_pub is not None:
+            from massage_td3_ros.env.robot_description import robot_description
+            self._description_pub.publish(String(data=robot_description(self.env_cfg)))
 
         # Counters (read by tests and logged at shutdown).
         self.steps_taken = 0
@@ -136,9 +147,17 @@ class MassageSimNode(PackageNode):
             f"{self._state_pub.topic_name}")
         self.get_logger().debug(f"{self._state_pub.topic_name} layout: {self.codec.describe()}")
 
+    def _make_env(self):
+        from massage_td3_ros.env import MassageEnv  # PyBullet: only when a sim is wanted
+        return MassageEnv(self.env_cfg, render_mode="human" if self.sim_cfg.gui else None)
+
     # ---- episode and step -------------------------------------------------------------
     def _next_stamp_ns(self) -> int:
-        """Advance simulated time by one control period and publish it on clock."""
+        """Simulated time: advance one control period and publish it on clock. Wall
+        time (no SIM_TIME): now, strictly after the last stamp."""
+        if not self.SIM_TIME:
+            self._sim_time_ns = max(self.get_clock().now().nanoseconds, self._sim_time_ns + 1)
+            return self._sim_time_ns
         self._sim_time_ns += self._dt_ns
         self._clock_pub.publish(sim_messages.clock_at(self._sim_time_ns))
         return self._sim_time_ns
@@ -214,7 +233,8 @@ class MassageSimNode(PackageNode):
             (self._joints_pub, sim_messages.joint_state),
             (self._wrench_pub, sim_messages.contact_wrench),
             (self._pose_pub, sim_messages.tool_pose),
-            (self._markers_pub, self._markers)) if publisher.get_subscription_count() > 0]
+            (self._markers_pub, self._markers))
+            if publisher is not None and publisher.get_subscription_count() > 0]
         if listening:
             snapshot = self.env.snapshot()
             for publisher, build in listening:

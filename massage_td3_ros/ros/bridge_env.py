@@ -1,0 +1,164 @@
+"""BridgeEnv: MassageEnv with a real arm as its plant.
+
+Everything of the massage task stays MassageEnv's own code: the person and the
+strokes over them, the pressure profile, how an action moves the tool target (with
+its speed and depth limits), inverse kinematics, the observation, the reward, the
+episode metrics. Only the plant's three operations change (massage_env.MassageEnv
+"the plant"):
+
+- placing the arm at a stroke's start: an interpolated move over the start point,
+  then down onto it, through the driver;
+- one control period: send the joint targets, wait to the end of the period on a
+  fixed 1/control_hz grid (so the rate holds whatever the agent's latency), with the
+  force limit watched on every wrench message by ArmLink;
+- reading the tool: the force is the F/T sensor's (the tool's weight removed, then the
+  component along the surface normal, as the sim's is the net normal force); where
+  the tool is and the nearest body point come from a twin of the scene in PyBullet,
+  posed at the measured joint angles and never stepped (kinematics only).
+
+The twin is also what the strokes are planned on: the person on the table is the
+config's nominal person, placed by the arm's mounting (env.arm_lateral_offset_m,
+env.table_height_m), so ``env.randomize`` must be off.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pybullet as pb
+
+from massage_td3_ros.env import contact as contact_mod
+from massage_td3_ros.env.massage_env import SAFETY_RETRACT_M, MassageEnv
+from massage_td3_ros.env.snapshot import Contact
+
+LOG = logging.getLogger(__name__)
+CONTACT_FORCE_N = 0.5     # a normal force below this reads as no contact (sensor noise)
+MOVE_TIMEOUT_S = 20.0     # a move to a stroke's start that has not arrived by then fails
+
+
+class BridgeEnv(MassageEnv):
+    """The massage task on a real arm reached through ``link`` (see module doc)."""
+
+    def __init__(self, config, link, bridge_cfg) -> None:
+        if config.randomize:
+            raise ValueError("massage_bridge works on the person on the table: set "
+                             "env.randomize false (the nominal person's build and place)")
+        super().__init__(config)
+        self.link, self.bridge_cfg = link, bridge_cfg
+        arm = self.scene.arm
+        names = [pb.getJointInfo(arm.body_id, i, physicsClientId=self.client)[12].decode()
+                 for i in range(pb.getNumJoints(arm.body_id, physicsClientId=self.client))]
+        if bridge_cfg.sensor_frame not in names:
+            raise ValueError(f"bridge.sensor_frame {bridge_cfg.sensor_frame!r} is no link of "
+                             f"the arm's URDF; links: {names}")
+        self._sensor_link = names.index(bridge_cfg.sensor_frame)
+        self._deadline = time.monotonic()
+        self.stale_holds = 0
+
+    # ---- the plant ----------------------------------------------------------------------
+    def _place_arm(self, joint_pos_rad: np.ndarray) -> None:
+        start, normal = self.stroke.touch_m[0], self.stroke.normal[0]
+        above = self.scene.arm.settle_ik(start + SAFETY_RETRACT_M * normal, joint_pos_rad,
+                                         rounds=6)
+        self._move_to(above)
+        self._move_to(joint_pos_rad)
+        self._sync_twin()
+        self._deadline = time.monotonic()
+
+    def _advance(self, joint_targets_rad: np.ndarray) -> tuple[float, bool]:
+        cfg, bridge = self.config, self.bridge_cfg
+        self._sync_twin()
+        retract = self.scene.arm.solve_ik(self._retract_target(), cfg.ik_iterations)
+        self.link.set_period(self._sensor_to_world(), retract)
+        stale_s = self.link.stale_s()
+        if stale_s > bridge.retract_after_s:
+            self.link.latch("sensors_silent", retract)
+            LOG.error("joint states or wrench silent for %.2f s (> bridge.retract_after_s "
+                      "%g s): retracted the tool; the episode ends", stale_s,
+                      bridge.retract_after_s)
+        elif stale_s > bridge.sensor_timeout_s:
+            self.stale_holds += 1  # no new target on old data: the driver holds the arm
+            LOG.warning("joint states or wrench %.0f ms old (> bridge.sensor_timeout_s): "
+                        "holding the arm (%d held periods)", stale_s * 1e3, self.stale_holds)
+        else:
+            self.link.command(joint_targets_rad)
+        now = time.monotonic()
+        # The end of this period on the control grid; after a late answer the grid moves.
+        self._deadline = max(self._deadline + self.dt_s, now + 0.5 * self.dt_s)
+        time.sleep(max(0.0, self._deadline - time.monotonic()))
+        return self.link.period_peak_n(), self.link.fault is not None
+
+    def _plant_fault(self) -> bool:
+        return self.link.fault is not None
+
+    def _tool_and_contacts(self):
+        self._sync_twin()
+        scene, arm = self.scene, self.scene.arm
+        reading = self.link.latest()
+        nearest = pb.getClosestPoints(arm.body_id, scene.body_id, contact_mod.NEAR_RANGE_M,
+                                      linkIndexA=arm.tool_link, physicsClientId=self.client)
+        if reading.force_sensor is None or not nearest:
+            return contact_mod.ToolReading(np.zeros(3), False, None, None,
+                                           contact_mod.NEAR_RANGE_M), []
+        best = min(nearest, key=lambda p: p[8])
+        normal = np.asarray(best[7])                     # out of the body, towards the tool
+        force_world = self._sensor_to_world() @ reading.force_sensor \
+            - self.link.tool_weight_world
+        normal_n = max(float(force_world @ normal), 0.0)
+        touching = normal_n > CONTACT_FORCE_N
+        tool = contact_mod.ToolReading(
+            force_vector_n=normal_n * normal if touching else np.zeros(3), in_contact=touching,
+            contact_point_m=np.asarray(best[6]), normal=normal,
+            signed_distance_m=float(best[8]), body_links=(best[4],) if touching else ())
+        contacts = [Contact(arm_link=arm.tool_link, body_link=best[4],
+                            position_on_body_m=best[6], normal=tuple(normal),
+                            distance_m=best[8], normal_force_n=normal_n)] if touching else []
+        # Other links: the twin's overlaps (a real arm has no sensor there).
+        for p in pb.getClosestPoints(arm.body_id, scene.body_id, 0.0,
+                                     physicsClientId=self.client):
+            if p[3] != arm.tool_link and p[8] < 0.0:
+                contacts.append(Contact(arm_link=p[3], body_link=p[4], position_on_body_m=p[6],
+                                        normal=p[7], distance_m=p[8], normal_force_n=0.0))
+        return tool, contacts
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _sync_twin(self) -> None:
+        """Pose the twin at the measured joint angles and speeds."""
+        reading = self.link.latest()
+        if reading.q is None:
+            return
+        arm = self.scene.arm
+        for index, q, qd in zip(arm.joint_indices, reading.q, reading.qd, strict=True):
+            pb.resetJointState(arm.body_id, index, float(q), float(qd),
+                               physicsClientId=self.client)
+
+    def _sensor_to_world(self) -> np.ndarray:
+        """Rotation of the F/T sensor's frame into the world (the twin's, as posed)."""
+        state = pb.getLinkState(self.scene.arm.body_id, self._sensor_link,
+                                computeForwardKinematics=True, physicsClientId=self.client)
+        return np.asarray(pb.getMatrixFromQuaternion(state[5])).reshape(3, 3)
+
+    def _move_to(self, goal_rad: np.ndarray) -> None:
+        """An interpolated joint move at bridge.move_speed_rad_s; waits until arrived."""
+        bridge = self.bridge_cfg
+        reading = self.link.latest()
+        start = reading.q if reading.q is not None else np.asarray(goal_rad)
+        goal = np.asarray(goal_rad, dtype=float)
+        periods = max(1, int(np.ceil(np.max(np.abs(goal - start)) / bridge.move_speed_rad_s
+                                     / self.dt_s)))
+        for k in range(1, periods + 1):
+            if not self.link.command(start + (goal - start) * k / periods):
+                raise RuntimeError(f"move to the stroke's start stopped: {self.link.fault}")
+            time.sleep(self.dt_s)
+        end = time.monotonic() + MOVE_TIMEOUT_S
+        while time.monotonic() < end:
+            reading = self.link.latest()
+            if reading.q is not None and np.max(np.abs(reading.q - goal)) \
+                    <= bridge.reach_tolerance_rad:
+                return
+            self.link.command(goal)
+            time.sleep(self.dt_s)
+        raise RuntimeError(f"the arm did not reach the stroke's start within "
+                           f"{MOVE_TIMEOUT_S:g} s (tolerance {bridge.reach_tolerance_rad} rad)")
