@@ -3,18 +3,21 @@
 ``config/train.yaml`` is laid out as a ROS 2 parameter file, so ``ros2 launch`` can
 hand it to the nodes unchanged, and the in-process trainer reads the same file:
 
-    massage_sim:
+    /**/massage_sim:
       ros__parameters:
         sim: {...}        # SimNodeConfig
         env: {...}        # EnvConfig
-    td3_agent:
+    /**/td3_agent:
       ros__parameters:
         agent: {...}      # AgentNodeConfig
         td3: {...}        # TD3Config
         exploration: {...}
         train: {...}      # TrainConfig
 
-In ROS the nested keys become dotted parameter names (``env.target_force_n``).
+In ROS the nested keys become dotted parameter names (``env.target_force_n``). The node
+keys carry the ``/**/`` wildcard so the file applies in any namespace (a plain
+``massage_sim:`` key matches only the node in the root namespace); plain keys are read
+too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.training.config import TrainConfig
 
 PACKAGE = "massage_td3_ros"
+ANY_NAMESPACE = "/**/"   # prefix of a parameter file's node keys: the node in any namespace
+
+
+def node_key(node: str) -> str:
+    """The parameter-file key of ``node``, matching it in any namespace."""
+    return ANY_NAMESPACE + node
 
 
 @dataclass(frozen=True)
@@ -197,12 +206,13 @@ def config_from_dict(document: Mapping[str, Any]) -> Config:
     """Build a Config from a parsed ROS-style parameter file (see module doc)."""
     if not isinstance(document, Mapping):
         raise ValueError("config: expected a mapping of node names at the top level")
-    unknown_nodes = sorted(set(document) - set(NODE_GROUPS))
+    sections = {str(key).removeprefix(ANY_NAMESPACE): value for key, value in document.items()}
+    unknown_nodes = sorted(set(sections) - set(NODE_GROUPS))
     if unknown_nodes:
         raise ValueError(f"config: unknown node(s) {unknown_nodes}; known: {sorted(NODE_GROUPS)}")
     groups = {}
     for node, node_groups in NODE_GROUPS.items():
-        section = document.get(node) or {}
+        section = sections.get(node) or {}
         params = section.get("ros__parameters", {}) if isinstance(section, Mapping) else None
         if not isinstance(params, Mapping):
             raise ValueError(f"config: {node}.ros__parameters must be a mapping")
@@ -233,7 +243,8 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The ROS-style parameter document for a Config (inverse of config_from_dict)."""
-    return {node: {"ros__parameters": {g: to_dict(getattr(config, g)) for g in groups}}
+    return {node_key(node): {"ros__parameters": {g: to_dict(getattr(config, g))
+                                                 for g in groups}}
             for node, groups in NODE_GROUPS.items()}
 
 
@@ -244,7 +255,7 @@ def render_yaml(config: Config | None = None) -> str:
              "# trainer. Generated from the parameter declarations (python -m",
              "# massage_td3_ros.config > config/train.yaml); test_config.py keeps them equal."]
     for node, groups in NODE_GROUPS.items():
-        lines += [f"{node}:", "  ros__parameters:"]
+        lines += [f"{node_key(node)}:", "  ros__parameters:"]
         for group_name in groups:
             group = getattr(config, group_name)
             lines.append(f"    {group_name}:")

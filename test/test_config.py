@@ -31,7 +31,7 @@ def test_round_trip_through_dict():
 
 def test_misspelled_parameter_is_rejected_by_name():
     document = config_to_dict(Config())
-    document["massage_sim"]["ros__parameters"]["env"]["target_forse_n"] = 3.0
+    document["/**/massage_sim"]["ros__parameters"]["env"]["target_forse_n"] = 3.0
     with pytest.raises(ValueError, match="target_forse_n"):
         config_from_dict(document)
 

@@ -39,7 +39,7 @@ def test_launch_runs_the_budget_and_writes_checkpoints(tmp_path):
 def test_launch_rejects_a_bad_parameter_file_before_starting_nodes(tmp_path):
     params = tmp_path / "params.yaml"
     document = config_to_dict(Config())
-    document["td3_agent"]["ros__parameters"]["train"]["total_stepz"] = 5
+    document["/**/td3_agent"]["ros__parameters"]["train"]["total_stepz"] = 5
     params.write_text(yaml.safe_dump(document))
     result = subprocess.run(
         [sys.executable, "-m", "massage_td3_ros.cli", "launch", "--config", str(params)],

@@ -23,7 +23,7 @@ def _start(module: str, *ros_args: str) -> subprocess.CompletedProcess:
 def test_a_misspelled_key_in_the_parameter_file_stops_the_node(tmp_path, node, group, bad,
                                                                meant):
     document = config_to_dict(Config())
-    document[node]["ros__parameters"][group][bad] = 35.0
+    document[f"/**/{node}"]["ros__parameters"][group][bad] = 35.0
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(document))
     module = {"massage_sim": "sim_node", "td3_agent": "agent_node"}[node]

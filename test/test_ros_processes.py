@@ -21,8 +21,10 @@ from massage_td3_ros.ros.launcher import node_command
 class NodeProcess:
     """A node started like launch_ros does; stderr collected line by line on a thread."""
 
-    def __init__(self, module: str, params: Path, overrides: dict, **kwargs) -> None:
-        self.process = subprocess.Popen(node_command(module, params, overrides, **kwargs),
+    def __init__(self, module: str, params: Path, overrides: dict, extra_args=(),
+                 **kwargs) -> None:
+        self.process = subprocess.Popen(node_command(module, params, overrides, **kwargs)
+                                        + list(extra_args),
                                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                         text=True)
         self.lines: list[str] = []
@@ -171,7 +173,7 @@ def test_eval_run_on_the_heldout_people_matches_the_in_process_suite(tmp_path):
     evaluation of its first episodes equals `massage-td3 eval --suite heldout`'s."""
     params = small_params(tmp_path, warmup_steps=100)
     config = yaml.safe_load(params.read_text())
-    config["massage_sim"]["ros__parameters"]["env"]["episode_time_s"] = 2.0  # short cases
+    config["/**/massage_sim"]["ros__parameters"]["env"]["episode_time_s"] = 2.0  # short cases
     params.write_text(yaml.safe_dump(config))
     run = tmp_path / "run"
     common = [sys.executable, "-m", "massage_td3_ros.cli"]
@@ -198,3 +200,14 @@ def test_eval_run_on_the_heldout_people_matches_the_in_process_suite(tmp_path):
         for key in ("steps", "rms_force_error_n", "in_band_fraction", "over_force_steps"):
             assert over_ros["metrics"][key] == pytest.approx(here["metrics"][key],
                                                              rel=1e-6), key
+
+
+def test_the_parameter_file_applies_to_a_node_in_a_namespace(tmp_path, processes):
+    """The file's node keys carry /**/: a plain key would match only the root namespace,
+    and a namespaced setup would silently run on defaults."""
+    params = small_params(tmp_path, warmup_steps=100)
+    document = yaml.safe_load(params.read_text())
+    document["/**/massage_sim"]["ros__parameters"]["env"]["control_hz"] = 15.0
+    params.write_text(yaml.safe_dump(document))
+    sim = processes("sim_node", params, {}, namespace="bed9")
+    assert sim.wait_for(r"\[bed9\.massage_sim\]: mode lockstep, .* control 15 Hz", 30), sim.text

@@ -226,5 +226,8 @@ class ArmLink:
         self.counts["commands"] += 1
 
     def close(self) -> None:
+        """Stop the I/O thread (before the process exits: a thread left waiting inside
+        rclpy aborts the interpreter's teardown) and destroy the node."""
         self._executor.shutdown(timeout_sec=1.0)
+        self._thread.join(timeout=2.0)
         self.node.destroy_node()

@@ -61,7 +61,10 @@ class MassageBridgeNode(MassageSimNode):
                             bridge, env.tool_mass_kg, env.safety_force_limit_n)
         try:
             self.link.wait_for_sensors(bridge.start_timeout_s)
-        except TimeoutError as error:
+        except (TimeoutError, ValueError) as error:
+            self.link.close()
+            if isinstance(error, ValueError):
+                raise
             raise ValueError(f"{error} on {bridge.joint_states_topic} / "
                              f"{bridge.wrench_topic}: is the arm's driver running?") from error
         self.get_logger().info(
