@@ -16,15 +16,9 @@ import os
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (
-    DeclareLaunchArgument,
-    EmitEvent,
-    OpaqueFunction,
-    RegisterEventHandler,
-)
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
 from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -38,9 +32,7 @@ from massage_td3_ros.launch_arguments import (
     node_overrides,
     ros_parameter_arguments,
 )
-
-PACKAGE = "massage_td3_ros"
-AGENT_STOP_TIMEOUT_S = "30"  # the agent writes its final checkpoint before exiting
+from massage_td3_ros.launch_support import AGENT_STOP_TIMEOUT_S, PACKAGE, on_exit
 
 
 def _is_installed(package: str) -> bool:
@@ -49,21 +41,6 @@ def _is_installed(package: str) -> bool:
         return True
     except PackageNotFoundError:
         return False
-
-
-def _on_exit(name: str, ends_run: bool):
-    """Log how a node ended; the agent's end (or any crash) ends the launch."""
-    def handler(event, context):
-        if event.returncode not in (0, None):
-            get_logger(PACKAGE).error(
-                f"{name} crashed (exit code {event.returncode}); see its log above. "
-                "Shutting down.")
-            return [EmitEvent(event=Shutdown(reason=f"{name} crashed"))]
-        if ends_run:
-            get_logger(PACKAGE).info(f"{name} finished (exit code 0)")
-            return [EmitEvent(event=Shutdown(reason=f"{name} finished"))]
-        return None
-    return handler
 
 
 def _nodes(context):
@@ -97,9 +74,9 @@ def _nodes(context):
     actions = [
         sim, agent,
         RegisterEventHandler(OnProcessExit(target_action=agent,
-                                           on_exit=_on_exit("td3_agent", ends_run=True))),
+                                           on_exit=on_exit("td3_agent", ends_run=True))),
         RegisterEventHandler(OnProcessExit(target_action=sim,
-                                           on_exit=_on_exit("massage_sim", ends_run=False))),
+                                           on_exit=on_exit("massage_sim", ends_run=False))),
     ]
     if _is_installed("robot_state_publisher"):
         from massage_td3_ros.env.robot_description import robot_description
