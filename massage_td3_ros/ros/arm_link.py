@@ -170,12 +170,16 @@ class ArmLink:
                                          ("wrench", reading.force_sensor)) if value is None]
         raise TimeoutError(f"no {' and no '.join(what)} within {timeout_s:g} s")
 
-    def set_period(self, sensor_to_world: np.ndarray, retract_q: np.ndarray) -> None:
-        """What the force watch needs for the coming period."""
+    def begin_period(self) -> None:
+        """A new control period: its force peak starts from zero."""
+        with self._lock:
+            self._period_peak_n = 0.0
+
+    def set_safety(self, sensor_to_world: np.ndarray, retract_q: np.ndarray) -> None:
+        """What the force watch needs: the sensor's orientation, where to retract to."""
         with self._lock:
             self._sensor_to_world = np.asarray(sensor_to_world, dtype=float)
             self._retract_q = np.asarray(retract_q, dtype=float)
-            self._period_peak_n = 0.0
 
     def period_peak_n(self) -> float:
         with self._lock:

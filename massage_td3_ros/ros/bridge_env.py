@@ -65,25 +65,30 @@ class BridgeEnv(MassageEnv):
         self._move_to(above)
         self._move_to(joint_pos_rad)
         self._sync_twin()
+        self.link.set_safety(self._sensor_to_world(), above)  # retract: back up over it
         self._deadline = time.monotonic()
 
     def _advance(self, joint_targets_rad: np.ndarray) -> tuple[float, bool]:
         cfg, bridge = self.config, self.bridge_cfg
+        self.link.begin_period()
+        stale_s = self.link.stale_s()
+        fresh = stale_s <= bridge.sensor_timeout_s
+        if fresh:
+            self.link.command(joint_targets_rad)  # first: the answer goes out at once
+        # Then what the force watch needs for this period (until now it has the last
+        # period's: the sensor's orientation and where to retract to).
         self._sync_twin()
         retract = self.scene.arm.solve_ik(self._retract_target(), cfg.ik_iterations)
-        self.link.set_period(self._sensor_to_world(), retract)
-        stale_s = self.link.stale_s()
+        self.link.set_safety(self._sensor_to_world(), retract)
         if stale_s > bridge.retract_after_s:
             self.link.latch("sensors_silent", retract)
             LOG.error("joint states or wrench silent for %.2f s (> bridge.retract_after_s "
                       "%g s): retracted the tool; the episode ends", stale_s,
                       bridge.retract_after_s)
-        elif stale_s > bridge.sensor_timeout_s:
+        elif not fresh:
             self.stale_holds += 1  # no new target on old data: the driver holds the arm
             LOG.warning("joint states or wrench %.0f ms old (> bridge.sensor_timeout_s): "
                         "holding the arm (%d held periods)", stale_s * 1e3, self.stale_holds)
-        else:
-            self.link.command(joint_targets_rad)
         now = time.monotonic()
         # The end of this period on the control grid; after a late answer the grid moves.
         self._deadline = max(self._deadline + self.dt_s, now + 0.5 * self.dt_s)

@@ -1,0 +1,136 @@
+"""State-to-command latency and control rate of massage_bridge on arm_sim, while the
+agent trains with background updates.
+
+    .venv/bin/python benchmarks/bench_bridge.py [--seconds 40] [--warmup-steps 300]
+                                                [--inline] [--json F]
+
+Starts arm_sim, massage_bridge (config/hardware_sim.yaml) and td3_agent (train mode,
+``agent.background_updates`` true unless --inline) as processes, as
+`massage-td3 launch --hardware-sim` does, and a probe node here that timestamps every
+/massage/state and every joint command on arrival. For each state the first command
+after it (before the next state) is its answer's command: latency = command arrival -
+state arrival, both seen by the probe (so DDS delivery to the probe is in both and
+cancels). Over the steps of whole episodes after the agent's warm-up (moves to a
+stroke's start are not control steps), prints p50 / p99 / max latency and the
+control rate (states per second of wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from rclpy.executors import SingleThreadedExecutor
+from std_msgs.msg import Float64MultiArray
+
+from massage_td3_ros.config import Config, config_to_dict, default_config_path
+from massage_td3_ros.ros.common import RELIABLE_QOS
+from massage_td3_ros.ros.launcher import node_command, ros_environment
+from massage_td3_ros.ros.state_message import StateCodec
+from massage_td3_ros.td3.cpu import cpu_info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--warmup-steps", type=int, default=300)
+    parser.add_argument("--inline", action="store_true", help="updates inline, not on a worker")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    env = ros_environment()
+    os.environ.update(env)  # the probe on the nodes' loopback domain
+    folder = Path(tempfile.mkdtemp(prefix="bench_bridge_"))
+    agent_params = folder / "agent.yaml"
+    agent_params.write_text(yaml.safe_dump(config_to_dict(Config().replace(
+        train={"warmup_steps": args.warmup_steps, "log_tensorboard": False,
+               "buffer_size": 100_000, "checkpoint_every_steps": 0,
+               "eval_every_episodes": 0, "plot_every_episodes": 0}))))
+    robot = default_config_path().with_name("hardware_sim.yaml")
+    sim_overrides = {"sim.episodes": "training"}
+    agent_overrides = {"agent.run_folder": str(folder / "run"), "train.total_steps": 10**9,
+                       "agent.background_updates": not args.inline}
+    commands = [node_command("arm_sim_node", robot, {}),
+                node_command("bridge_node", robot, sim_overrides),
+                node_command("agent_node", agent_params, agent_overrides)]
+    processes = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for c in commands]
+    rclpy.init()
+    node = rclpy.create_node("bridge_probe")
+    codec = StateCodec.for_env()
+    states: list[tuple[float, int, int, bool]] = []   # arrival, stamp, step, last
+    command_times: list[float] = []
+    seen: set[int] = set()
+
+    def on_state(msg) -> None:
+        now = time.monotonic()
+        state = codec.decode(msg)
+        if state.stamp_ns not in seen:
+            seen.add(state.stamp_ns)
+            states.append((now, state.stamp_ns, state.step, state.last))
+
+    node.create_subscription(Float64MultiArray, "massage/state", on_state, RELIABLE_QOS)
+    node.create_subscription(Float64MultiArray, "forward_position_controller/commands",
+                             lambda msg: command_times.append(time.monotonic()), RELIABLE_QOS)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while len(states) < args.warmup_steps + 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        start = time.monotonic()
+        time.sleep(args.seconds)
+        end = time.monotonic()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        executor.shutdown()
+        rclpy.shutdown()
+    window = [s for s in states if start <= s[0] <= end]
+    if not window:
+        raise SystemExit(f"no states in the window ({len(states)} in all, {len(command_times)} "
+                         "commands): did the nodes start?")
+    commands_sorted = np.array(command_times)
+    latencies, steady = [], []
+    for (t, _, step, last), following in zip(window, window[1:] + [(np.inf, 0, 0, False)]):
+        if last:
+            continue
+        after = commands_sorted[(commands_sorted > t) & (commands_sorted < following[0])]
+        if after.size and following[2] == step + 1:   # a control step, not a reset's move
+            latencies.append(after[0] - t)
+            steady.append(following[0] - t)
+    latencies_ms = np.array(latencies) * 1e3
+    periods = np.array(steady)
+    result = {
+        "cpu": cpu_info()["model"], "seconds": args.seconds,
+        "updates": "inline" if args.inline else "background",
+        "control_steps": int(len(latencies_ms)),
+        "latency_p50_ms": float(np.percentile(latencies_ms, 50)),
+        "latency_p99_ms": float(np.percentile(latencies_ms, 99)),
+        "latency_max_ms": float(latencies_ms.max()),
+        "control_rate_hz": float(1.0 / periods.mean()),
+        "period_p99_ms": float(np.percentile(periods, 99) * 1e3),
+    }
+    print(f"machine: {result['cpu']}; agent training, updates {result['updates']}")
+    print(f"state -> joint command over {result['control_steps']} control steps: "
+          f"p50 {result['latency_p50_ms']:.2f} ms, p99 {result['latency_p99_ms']:.2f} ms, "
+          f"max {result['latency_max_ms']:.2f} ms")
+    print(f"control rate {result['control_rate_hz']:.2f} Hz (period p99 "
+          f"{result['period_p99_ms']:.1f} ms)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
