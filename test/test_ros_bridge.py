@@ -30,11 +30,12 @@ RAW = ["-r", "force_torque_sensor_broadcaster/wrench:=raw/wrench",
        "-r", "joint_states:=raw/joint_states"]
 
 
-def robot_params(tmp_path, **bridge) -> str:
+def robot_params(tmp_path, action_timeout_s: float = 0.1, **bridge) -> str:
     """config/hardware_sim.yaml with 3 s episodes and the given bridge values."""
     document = yaml.safe_load(default_config_path().with_name("hardware_sim.yaml").read_text())
     params = document["/**/massage_bridge"]["ros__parameters"]
     params["env"]["episode_time_s"] = 3.0
+    params["sim"]["action_timeout_s"] = action_timeout_s
     params["bridge"].update({"start_timeout_s": 20.0, **bridge})
     path = tmp_path / "robot.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -239,8 +240,11 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
                              timeout=180)
     assert trained.returncode == 0, trained.stderr
     checkpoint = str(run / "checkpoints" / "final.pt")
+    # A generous answer timeout: on a loaded test machine a late answer must not turn
+    # into a held step (which the sim, in lockstep, never has).
     hardware = subprocess.run(common + ["launch", "--hardware-sim", "--robot-config",
-                                        robot_params(tmp_path), "--config", str(params),
+                                        robot_params(tmp_path, action_timeout_s=1.0),
+                                        "--config", str(params),
                                         "--mode", "eval", "--checkpoint", checkpoint,
                                         "--eval-episodes", "1", "--out", str(tmp_path / "hw")],
                               capture_output=True, text=True, timeout=180)
