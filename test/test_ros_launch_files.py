@@ -110,3 +110,18 @@ def test_launch_arguments_name_declared_parameters_with_the_right_types():
                          "td3_agent": {"train.seed": 3, "agent.run_folder": "/tmp/x y"}}
     assert launch_arguments.ros_parameter_arguments(overrides["td3_agent"]) == [
         "-p", "train.seed:=3", "-p", "agent.run_folder:='/tmp/x y'"]
+
+
+@pytest.mark.parametrize("name, driver", [("real_arm.launch.py", False),
+                                          ("hardware_sim.launch.py", True)])
+def test_robot_launch_files_compile_and_start_the_bridge(name, driver, tmp_path):
+    """real_arm: bridge + agent against a running driver; hardware_sim: arm_sim too."""
+    path = LAUNCH / name
+    py_compile.compile(str(path), cfile=str(tmp_path / "out.pyc"), doraise=True)
+    tree = ast.parse(path.read_text())
+    calls = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    assert f"robot_launch_description(with_driver={driver})" in calls
+    support = ast.parse((LAUNCH.parent / "massage_td3_ros" / "launch_support.py").read_text())
+    executables = {kw.value.value for n in ast.walk(support) if isinstance(n, ast.Call)
+                   for kw in n.keywords if kw.arg == "executable"}
+    assert executables == {"arm_sim", "massage_bridge", "td3_agent"}
