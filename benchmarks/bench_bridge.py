@@ -12,7 +12,9 @@ after it (before the next state) is its answer's command: latency = command arri
 state arrival, both seen by the probe (so DDS delivery to the probe is in both and
 cancels). Over the steps of whole episodes after the agent's warm-up (moves to a
 stroke's start are not control steps), prints p50 / p99 / max latency and the
-control rate (states per second of wall time).
+control rate (states per second of wall time). A learner pressing too hard ends
+episodes on over-force, after which the bridge waits for massage/reset: the probe
+calls it, as the operator would.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import rclpy
 import yaml
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
 
 from massage_td3_ros.config import Config, config_to_dict, default_config_path
 from massage_td3_ros.ros.common import RELIABLE_QOS
@@ -70,12 +73,18 @@ def main() -> None:
     command_times: list[float] = []
     seen: set[int] = set()
 
+    reset = node.create_client(Trigger, "massage/reset")
+    resets = [0]
+
     def on_state(msg) -> None:
         now = time.monotonic()
         state = codec.decode(msg)
         if state.stamp_ns not in seen:
             seen.add(state.stamp_ns)
             states.append((now, state.stamp_ns, state.step, state.last))
+            if state.terminated:  # a learner pressing too hard: the operator resets
+                resets[0] += 1
+                reset.call_async(Trigger.Request())
 
     node.create_subscription(Float64MultiArray, "massage/state", on_state, RELIABLE_QOS)
     node.create_subscription(Float64MultiArray, "forward_position_controller/commands",
@@ -121,13 +130,14 @@ def main() -> None:
         "latency_max_ms": float(latencies_ms.max()),
         "control_rate_hz": float(1.0 / periods.mean()),
         "period_p99_ms": float(np.percentile(periods, 99) * 1e3),
+        "operator_resets": resets[0],
     }
     print(f"machine: {result['cpu']}; agent training, updates {result['updates']}")
     print(f"state -> joint command over {result['control_steps']} control steps: "
           f"p50 {result['latency_p50_ms']:.2f} ms, p99 {result['latency_p99_ms']:.2f} ms, "
           f"max {result['latency_max_ms']:.2f} ms")
     print(f"control rate {result['control_rate_hz']:.2f} Hz (period p99 "
-          f"{result['period_p99_ms']:.1f} ms)")
+          f"{result['period_p99_ms']:.1f} ms); {resets[0]} over-force ends reset by the probe")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
 
