@@ -115,8 +115,9 @@ class BridgeConfig:
                                    "waits for massage/reset).", 0.02, 60.0)
     start_timeout_s: float = param(10.0, "Wait this long at start-up for the first joint "
                                    "state and wrench; none: exit with an error.", 0.1, 600.0)
-    move_speed_rad_s: float = param(0.5, "Largest joint speed of the moves to a stroke's "
-                                    "start (the bridge interpolates them).", 0.01, 5.0)
+    move_speed_m_s: float = param(0.1, "Tool speed of the moves to a stroke's start: up to "
+                                  "a safe height, across, down (straight lines, the bridge "
+                                  "interpolates them).", 0.005, 1.0)
     reach_tolerance_rad: float = param(0.01, "A move has arrived when every joint is within "
                                        "this of its goal.", 1.0e-4, 0.5)
 

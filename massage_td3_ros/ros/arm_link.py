@@ -32,7 +32,7 @@ from massage_td3_ros.ros.driver_interfaces import wrench_vectors
 GRAVITY_M_S2 = 9.81
 WARN_PERIOD_S = 2.0
 # Faults that end an episode and wait for massage/reset.
-FAULTS = ("over_force", "sensors_silent")
+FAULTS = ("over_force", "sensors_silent", "move_failed")
 
 
 @dataclass
@@ -67,8 +67,7 @@ class ArmLink:
         self._retract_q: np.ndarray | None = None
         self._period_peak_n = 0.0
         self.fault: str | None = None
-        self.counts = {"commands": 0, "held_stale": 0, "over_force": 0, "sensors_silent": 0,
-                       "name_mismatch": 0}
+        self.counts = {"commands": 0, "name_mismatch": 0, **dict.fromkeys(FAULTS, 0)}
         self._warned_no_subscriber = False
         if cfg.controller_kind == "trajectory":
             self._command_pub = self.node.create_publisher(

@@ -36,6 +36,7 @@ from massage_td3_ros.env.snapshot import Contact
 LOG = logging.getLogger(__name__)
 CONTACT_FORCE_N = 0.5     # a normal force below this reads as no contact (sensor noise)
 MOVE_TIMEOUT_S = 20.0     # a move to a stroke's start that has not arrived by then fails
+MOVE_CLEARANCE_M = 0.05   # moves between strokes pass this far above the higher end
 
 
 class BridgeEnv(MassageEnv):
@@ -59,13 +60,28 @@ class BridgeEnv(MassageEnv):
 
     # ---- the plant ----------------------------------------------------------------------
     def _place_arm(self, joint_pos_rad: np.ndarray) -> None:
+        """Up to a safe height, across, down to just over the stroke's start, then onto
+        it: straight lines of the tool (IK on the twin), never through the person. A
+        fault on the way (the force limit) stops the move; the episode then ends at
+        its first step and waits for massage/reset."""
+        arm = self.scene.arm
         start, normal = self.stroke.touch_m[0], self.stroke.normal[0]
-        above = self.scene.arm.settle_ik(start + SAFETY_RETRACT_M * normal, joint_pos_rad,
-                                         rounds=6)
-        self._move_to(above)
-        self._move_to(joint_pos_rad)
+        above = start + SAFETY_RETRACT_M * normal
         self._sync_twin()
-        self.link.set_safety(self._sensor_to_world(), above)  # retract: back up over it
+        here = np.asarray(arm.tool_pose()[0], dtype=float)
+        safe_z = max(here[2], above[2]) + MOVE_CLEARANCE_M
+        route = [np.array([here[0], here[1], safe_z]), np.array([above[0], above[1], safe_z]),
+                 above, start]
+        q_above = arm.settle_ik(above, joint_pos_rad, rounds=6)
+        self._sync_twin()
+        for waypoint in route:
+            if not self._move_tool(here, waypoint):
+                break
+            here = waypoint
+        else:
+            self._move_to(joint_pos_rad)  # the exact start pose (the env's home)
+        self._sync_twin()
+        self.link.set_safety(self._sensor_to_world(), q_above)  # retract: back up over it
         self._deadline = time.monotonic()
 
     def _advance(self, joint_targets_rad: np.ndarray) -> tuple[float, bool]:
@@ -145,25 +161,36 @@ class BridgeEnv(MassageEnv):
                                 computeForwardKinematics=True, physicsClientId=self.client)
         return np.asarray(pb.getMatrixFromQuaternion(state[5])).reshape(3, 3)
 
-    def _move_to(self, goal_rad: np.ndarray) -> None:
-        """An interpolated joint move at bridge.move_speed_rad_s; waits until arrived."""
-        bridge = self.bridge_cfg
-        reading = self.link.latest()
-        start = reading.q if reading.q is not None else np.asarray(goal_rad)
-        goal = np.asarray(goal_rad, dtype=float)
-        periods = max(1, int(np.ceil(np.max(np.abs(goal - start)) / bridge.move_speed_rad_s
-                                     / self.dt_s)))
+    def _move_tool(self, from_m: np.ndarray, to_m: np.ndarray) -> bool:
+        """The tool along a straight line at bridge.move_speed_m_s (IK on the twin, one
+        target per control period); False if a fault stopped it."""
+        arm, cfg = self.scene.arm, self.config
+        periods = max(1, int(np.ceil(np.linalg.norm(to_m - from_m)
+                                     / self.bridge_cfg.move_speed_m_s / self.dt_s)))
         for k in range(1, periods + 1):
-            if not self.link.command(start + (goal - start) * k / periods):
-                raise RuntimeError(f"move to the stroke's start stopped: {self.link.fault}")
+            q = arm.solve_ik(from_m + (to_m - from_m) * k / periods, 4 * cfg.ik_iterations)
+            arm.reset(q)  # the twin follows the plan (it is never stepped)
+            if not self.link.command(q):
+                LOG.error("the move to the stroke's start stopped: %s", self.link.fault)
+                return False
             time.sleep(self.dt_s)
+        return self._move_to(arm.solve_ik(to_m, 4 * cfg.ik_iterations))
+
+    def _move_to(self, goal_rad: np.ndarray) -> bool:
+        """Hold the joint goal until the arm is there; a move that does not arrive is a
+        fault (False)."""
+        bridge, goal = self.bridge_cfg, np.asarray(goal_rad, dtype=float)
         end = time.monotonic() + MOVE_TIMEOUT_S
         while time.monotonic() < end:
             reading = self.link.latest()
             if reading.q is not None and np.max(np.abs(reading.q - goal)) \
                     <= bridge.reach_tolerance_rad:
-                return
-            self.link.command(goal)
+                return True
+            if not self.link.command(goal):
+                LOG.error("the move to the stroke's start stopped: %s", self.link.fault)
+                return False
             time.sleep(self.dt_s)
-        raise RuntimeError(f"the arm did not reach the stroke's start within "
-                           f"{MOVE_TIMEOUT_S:g} s (tolerance {bridge.reach_tolerance_rad} rad)")
+        LOG.error("the arm did not reach the stroke's start within %g s (tolerance %g rad): "
+                  "the episode ends", MOVE_TIMEOUT_S, bridge.reach_tolerance_rad)
+        self.link.latch("move_failed", None)
+        return False
