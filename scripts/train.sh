@@ -29,5 +29,7 @@ if [[ -f "$best" ]]; then
 fi
 # and the fixed nominal person, the case of earlier versions
 "$cli" eval --suite nominal --checkpoint "$final" --json "$run/eval-td3-nominal.json"
-"$cli" render --checkpoint "$final" --out "$run/massage.gif"
+# The GIF: the nominal person (a held-out person may end the clip early on over-force;
+# the scores above are the held-out ones).
+"$cli" render --checkpoint "$final" --set env.randomize=false --out "$run/massage.gif"
 echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"
