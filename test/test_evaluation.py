@@ -79,13 +79,36 @@ def test_eval_command_on_a_trained_checkpoint_gives_every_metric(trained, tmp_pa
         assert len(episode["trace"]["force_n"]) == episode["metrics"]["steps"]
 
 
-def test_eval_refuses_an_env_that_reads_actions_differently(trained):
+def test_a_policy_is_scored_with_the_action_settings_it_was_trained_with(trained):
     controller = PolicyController(trained[0])
-    assert controller.action_meta["action_mode"] == "increment"
-    offset_env = SHORT.replace(env={"action_mode": "offset"}).env
-    with pytest.raises(ValueError, match="env.action_mode 'increment' in training, "
-                                         "'offset' here"):
-        evaluate(controller, episodes=1, env_config=offset_env)
+    assert controller.action_meta == {"action_mode": "increment", "action_increment_m": 0.004,
+                                      "action_scale_m": 0.03, "action_base": "none"}
+    # a config that reads actions otherwise: evaluation builds the env the policy knows
+    offset = SHORT.replace(env={"action_mode": "offset", "action_base": "pid-preview"}).env
+    assert evaluate(controller, episodes=1, env_config=offset)["aggregate"] == \
+        evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
+    # a ready-made env that reads them otherwise is refused, naming the difference
+    env = MassageEnv(offset)
+    try:
+        with pytest.raises(ValueError, match="env.action_mode 'increment' in training, "
+                                             "'offset' here"):
+            evaluate(controller, episodes=1, env=env)
+    finally:
+        env.close()
+
+
+def test_baselines_drive_the_tool_alone(short_env):
+    residual = SHORT.replace(env={"action_base": "pid-preview"}).env
+    # from a config, a baseline is scored on plain actions: the same as without a base
+    assert evaluate(PidController(), episodes=1, env_config=residual)["aggregate"] == \
+        evaluate(PidController(), episodes=1, env_config=SHORT.env)["aggregate"]
+    env = MassageEnv(residual)
+    try:
+        for controller in (PathController(), PidController()):
+            with pytest.raises(ValueError, match="needs env.action_base none"):
+                evaluate(controller, episodes=1, env=env)
+    finally:
+        env.close()
 
 
 def test_policy_controller_is_deterministic(trained):

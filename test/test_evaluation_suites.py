@@ -196,7 +196,7 @@ def test_pid_preview_regulates_to_the_target_ahead():
                           dt_s=1 / 30)
     assert PreviewPidController(lead_s=0.1).setpoint_n(env) == pytest.approx(13.0)
     assert PreviewPidController(lead_s=0.0).setpoint_n(env) == pytest.approx(10.0)
-    with pytest.raises(ValueError, match="beyond the preview"):
+    with pytest.raises(ValueError, match="outside the preview"):
         PreviewPidController(lead_s=0.6).setpoint_n(env)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from massage_td3_ros.env.force_control import ACTION_BASES
 from massage_td3_ros.env.tissue import max_outer_stiffness_n_per_m
 from massage_td3_ros.params import param
 
@@ -53,6 +54,11 @@ class EnvConfig:
                                   0.001, 0.1)
     action_increment_m: float = param(0.004, "Increment mode: change of the correction per "
                                       "step for action 1.0.", 1.0e-5, 0.05)
+    action_base: str = param(
+        "none", "none: the action alone moves the tool target; pid-preview: the action is "
+        "a residual added to the pid-preview force controller's own action "
+        "(env/force_control.py, the tuned baseline), so learning starts from that "
+        "controller and corrects it.", choices=ACTION_BASES)
     nominal_indentation_m: float = param(
         0.004, "Depth below the touching height at which the path places the tool "
         "centre for a zero action.", 0.0, 0.03)

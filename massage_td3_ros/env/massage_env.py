@@ -20,6 +20,7 @@ from massage_td3_ros.env import contact as contact_mod
 from massage_td3_ros.env.arm import REST_POSE_RAD
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.episode import EpisodeDraw, draw_episode
+from massage_td3_ros.env.force_control import PREVIEW_GAINS, make_base, preview_setpoint_n
 from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.env.observation import OBS_CLIP, OBS_DIM, PREVIEW_POINTS, build_observation
 from massage_td3_ros.env.pressure import PREVIEW_STEPS
@@ -71,6 +72,8 @@ class MassageEnv(gymnasium.Env):
         self._homes: dict[tuple, np.ndarray] = {}
         self._draw: EpisodeDraw | None = None
         self.metrics = EpisodeMetrics(self.dt_s)
+        self._base = make_base(config.action_base)  # None: the action alone moves the tool
+        self._force_n = 0.0  # sensed after the last reset/step (the base controller's input)
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -100,13 +103,19 @@ class MassageEnv(gymnasium.Env):
         self._visited: set[int] = set()
         self._terminated = False
         self.metrics.reset()
-        obs, info = self._observe(self._sense(), np.zeros(3), reward_terms=None)
+        if self._base is not None:
+            self._base.clear()
+        sense = self._sense()
+        self._force_n = sense["tool"].force_n
+        obs, info = self._observe(sense, np.zeros(3), reward_terms=None)
         return obs, info
 
     def step(self, action):
         if self._draw is None:
             raise RuntimeError("MassageEnv.step() called before reset()")
         action = self._checked_action(action)
+        if self._base is not None:  # residual: the agent corrects the base controller
+            action = np.clip(self._base_action() + action, -1.0, 1.0)
         cfg, arm = self.config, self.scene.arm
         self._step += 1
         self.target_force_n = float(self._targets[self._step])
@@ -119,7 +128,7 @@ class MassageEnv(gymnasium.Env):
         self._cmd_target = target
         peak_force, retracting = self._advance(arm.solve_ik(target, cfg.ik_iterations))
         sense = self._sense()
-        force = sense["tool"].force_n
+        force = self._force_n = sense["tool"].force_n
         unsafe = max(force, peak_force) > cfg.safety_force_limit_n
         contact_lost = (not sense["tool"].in_contact) and \
             self._step * self.dt_s >= cfg.contact_grace_s
@@ -289,6 +298,14 @@ class MassageEnv(gymnasium.Env):
         if not np.all(np.isfinite(array)):
             raise ValueError(f"action must be finite, got {array.tolist()} (NaN or inf)")
         return np.clip(array, -1.0, 1.0)
+
+    def _base_action(self) -> np.ndarray:
+        """The base controller's action this step (EnvConfig.action_base): pid-preview
+        on the force sensed after the last step, along the path point's normal."""
+        setpoint = preview_setpoint_n(self.target_force_n, self.target_preview_n, self.dt_s,
+                                      PREVIEW_GAINS["lead_s"])
+        depth_m = self._base.depth_correction_m(self._force_n, setpoint, self.dt_s)
+        return self.action_toward(-self.path_reference().normal * depth_m)
 
     def _wanted_correction(self, action: np.ndarray) -> np.ndarray:
         """The correction an action asks for, per ``action_mode``."""

@@ -16,7 +16,12 @@ from typing import Protocol
 import numpy as np
 
 from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observation_slices
-from massage_td3_ros.env.pressure import PREVIEW_STEPS
+from massage_td3_ros.env.force_control import (
+    PREVIEW_GAINS,
+    TRAINING_GAINS,
+    ForcePid,
+    preview_setpoint_n,
+)
 
 CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
 FORCE_INDEX = observation_slices()["force"].start
@@ -31,6 +36,9 @@ class Controller(Protocol):
     """Anything that can drive MassageEnv for an episode."""
 
     name: str
+    # EnvConfig values the controller must be scored with (how the env reads its
+    # actions), or None: any (evaluation.evaluate.env_config_for applies them).
+    action_settings: dict | None
 
     def reset(self, env) -> None:
         """Called after each env.reset(), before the first act()."""
@@ -43,22 +51,18 @@ class PathController:
     """Follow the planned stroke with no correction (the seed's "No RL" row)."""
 
     name = "path"
+    action_settings = {"action_base": "none"}  # the env it is scored on: plain actions
 
     def reset(self, env) -> None:
-        pass
+        require_plain_actions(self, env)
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         return np.zeros(3, dtype=np.float32)
 
 
-class PidController:
-    """PID on the tool's depth along the surface normal, regulating the tool force.
-
-    error = target - measured force; the output is a depth correction [m] (positive:
-    deeper, against the outward normal) mapped to an action along the normal; no
-    lateral correction. Derivative on the (low-pass filtered) measurement, so a
-    target change gives no kick; anti-windup by clamping: the integral only grows
-    while the output is not saturated in the same direction.
+class PidController(ForcePid):
+    """The PID of env.force_control on the tool's depth along the surface normal: its
+    depth correction is mapped to an action along the normal; no lateral correction.
 
     Default gains (``pid``) tuned on the nominal person with ``benchmarks/tune_pid.py``
     (``--distribution nominal``): coordinate search over kp, ki, kd and the derivative
@@ -69,46 +73,16 @@ class PidController:
     """
 
     name = "pid"
+    action_settings = {"action_base": "none"}  # it drives the tool alone
 
-    def __init__(self, kp_m_per_n: float = 4.0e-4, ki_m_per_n_s: float = 1.6e-2,
-                 kd_m_s_per_n: float = 1.0e-5, derivative_filter: float = 0.7,
-                 max_depth_correction_m: float = 0.02, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, **gains) -> None:
+        super().__init__(**gains)
         if name is not None:
             self.name = name
-        if not 0.0 <= derivative_filter < 1.0:
-            raise ValueError(f"derivative_filter must be in [0, 1), got {derivative_filter}")
-        if max_depth_correction_m <= 0.0:
-            raise ValueError("max_depth_correction_m must be > 0")
-        self.kp_m_per_n = float(kp_m_per_n)
-        self.ki_m_per_n_s = float(ki_m_per_n_s)
-        self.kd_m_s_per_n = float(kd_m_s_per_n)
-        self.derivative_filter = float(derivative_filter)
-        self.max_depth_correction_m = float(max_depth_correction_m)
-        self._integral_m = 0.0
-        self._filtered_force_n: float | None = None
 
     def reset(self, env) -> None:
-        self._integral_m = 0.0
-        self._filtered_force_n = None
-
-    def depth_correction_m(self, force_n: float, target_force_n: float, dt_s: float) -> float:
-        """One PID step: the depth correction for this measured force."""
-        error_n = target_force_n - force_n
-        previous = self._filtered_force_n
-        alpha = self.derivative_filter
-        filtered = force_n if previous is None else alpha * previous + (1 - alpha) * force_n
-        self._filtered_force_n = filtered
-        rate_n_s = 0.0 if previous is None else (filtered - previous) / dt_s
-        unclamped = (self.kp_m_per_n * error_n + self._integral_m
-                     - self.kd_m_s_per_n * rate_n_s)
-        limit = self.max_depth_correction_m
-        output = float(np.clip(unclamped, -limit, limit))
-        candidate = self._integral_m + self.ki_m_per_n_s * error_n * dt_s
-        saturated_same_way = (unclamped >= limit and error_n > 0) or \
-            (unclamped <= -limit and error_n < 0)
-        if not saturated_same_way:
-            self._integral_m = float(np.clip(candidate, -limit, limit))
-        return output
+        require_plain_actions(self, env)
+        self.clear()
 
     def setpoint_n(self, env) -> float:
         """The force the PID regulates to this step: the current target."""
@@ -141,12 +115,17 @@ class PreviewPidController(PidController):
             raise ValueError(f"lead_s must be >= 0, got {lead_s}")
 
     def setpoint_n(self, env) -> float:
-        ahead = [0.0] + [k * env.dt_s for k in PREVIEW_STEPS]
-        targets = [env.target_force_n, *env.target_preview_n]
-        if self.lead_s > ahead[-1]:
-            raise ValueError(f"lead_s={self.lead_s:g} s is beyond the preview "
-                             f"({ahead[-1]:g} s at this control rate)")
-        return float(np.interp(self.lead_s, ahead, targets))
+        return preview_setpoint_n(env.target_force_n, env.target_preview_n, env.dt_s,
+                                  self.lead_s)
+
+
+def require_plain_actions(controller, env) -> None:
+    """A baseline drives the tool alone: refuse an env that adds a base controller's
+    action to it (EnvConfig.action_base), which would run two controllers at once."""
+    base = getattr(env.config, "action_base", "none")
+    if base != "none":
+        raise ValueError(f"controller {controller.name} needs env.action_base none, the env "
+                         f"has {base!r} (evaluation builds a plain env for baselines)")
 
 
 class PolicyController:
@@ -164,6 +143,9 @@ class PolicyController:
         self.policy = Policy.load(self.checkpoint, OBS_DIM, 3, list(OBS_LAYOUT), device=device)
         use_torch_threads(self.policy.config.torch_threads)  # as it was trained
         self.action_meta = self.policy.meta["config"].get("action")  # None: not recorded (ROS runs)
+        if self.action_meta is not None:  # recorded before action_base existed: plain
+            self.action_meta = {"action_base": "none", **self.action_meta}
+        self.action_settings = self.action_meta
 
     def reset(self, env) -> None:
         """Refuse an env that reads actions differently from the one trained on."""
@@ -184,23 +166,8 @@ class PolicyController:
         return np.clip(self.policy.act(obs), -1.0, 1.0).astype(np.float32)
 
 
-# pid-train: the PID's gains tuned on the training distribution, the first 16 training
-# episodes (people, profiles, strokes) of seed 0, with the same grids and start as the
-# nominal tuning: `.venv/bin/python benchmarks/tune_pid.py --distribution training`
-# (49 gain sets, converged in 2 rounds, 173 s CPU): objective 11.339 = pooled RMS
-# 1.339 N + 10 N for its one over-force step (an episode ending at first contact; none
-# of the gain sets tried avoids every over-force), 98.6 % of steps in band. Against
-# the nominal gains: half kp and ki, a fifth of kd (softer: stiffer people and higher
-# targets make the nominal gains overshoot into the safety limit).
-TRAINING_GAINS: dict[str, float] = {"kp_m_per_n": 2.0e-4, "ki_m_per_n_s": 8.0e-3,
-                                    "kd_m_s_per_n": 2.0e-6, "derivative_filter": 0.5}
-# pid-preview: the gains and the lead tuned together, same episodes, grids and start
-# (lead from 0 s): `.venv/bin/python benchmarks/tune_pid.py --distribution training
-# --controller pid-preview` (63 gain sets, converged in 2 rounds, 251 s CPU): the same
-# gains as pid-train and a lead of 0.05 s (the grid: 0-0.5 s); objective 11.312 =
-# pooled RMS 1.312 N + 10 N for the same one over-force step, 98.7 % in band; RMS error
-# in the 1 s after a target step 1.25 N (pid-train: 1.65 N).
-PREVIEW_GAINS: dict[str, float] = {**TRAINING_GAINS, "lead_s": 0.05}
+# The tuned gains (TRAINING_GAINS, PREVIEW_GAINS) and how they were found:
+# env/force_control.py, where the residual policy's base controller takes them too.
 
 
 def make_controller(name: str, checkpoint: str | Path | None = None) -> Controller:

@@ -9,6 +9,8 @@ episodes. Aggregates: over all episodes, by tissue region and by profile kind.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +29,7 @@ from massage_td3_ros.evaluation.suites import (
     suite_episodes,
 )
 
+LOG = logging.getLogger("massage_td3_ros.evaluate")
 TRACE_KEYS = ("force_n", "target_force_n", "in_band", "path_progress", "lateral_error_m",
               "tissue_region", "target_step")
 
@@ -239,9 +242,22 @@ def evaluate_suite(controller: Controller, suite: str, env_config: EnvConfig | N
                    env=None, keep_traces: bool = True) -> dict:
     """``evaluate`` on the named suite (evaluation/suites.py), drawn for the env's
     config; the result also names the suite."""
-    config = env.unwrapped.config if env is not None else (env_config or EnvConfig())
+    config = env.unwrapped.config if env is not None else env_config_for(controller, env_config)
     result = evaluate_cases(controller, suite_episodes(suite, config), config, env, keep_traces)
     return {"suite": suite, **result}
+
+
+def env_config_for(controller: Controller, env_config: EnvConfig | None) -> EnvConfig:
+    """``env_config`` with the action settings ``controller`` must be scored with: a
+    baseline on plain actions (no base controller under it), a TD3 policy with those it
+    was trained with (from its checkpoint), so one config serves every controller."""
+    config = env_config or EnvConfig()
+    settings = getattr(controller, "action_settings", None) or {}
+    changed = {k: v for k, v in settings.items() if getattr(config, k) != v}
+    if changed:
+        LOG.info("%s: scored with %s", getattr(controller, "name", "controller"),
+                 ", ".join(f"env.{k}={v!r}" for k, v in changed.items()))
+    return dataclasses.replace(config, **changed) if changed else config
 
 
 def evaluate_cases(controller: Controller, cases: Sequence[SuiteEpisode],
@@ -251,7 +267,7 @@ def evaluate_cases(controller: Controller, cases: Sequence[SuiteEpisode],
     from massage_td3_ros.env.massage_env import MassageEnv
 
     own_env = env is None
-    env = env if env is not None else MassageEnv(env_config)
+    env = env if env is not None else MassageEnv(env_config_for(controller, env_config))
     try:
         results = [run_case(env, controller, case, keep_traces) for case in cases]
     finally:

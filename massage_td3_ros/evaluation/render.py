@@ -8,7 +8,7 @@ import numpy as np
 
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.evaluation.controllers import Controller
-from massage_td3_ros.evaluation.evaluate import EpisodeResult, run_episode
+from massage_td3_ros.evaluation.evaluate import EpisodeResult, env_config_for, run_episode
 
 BAR_SCALE_N = 50.0  # the force bar spans 0..50 N
 
@@ -58,7 +58,7 @@ def record_episode(controller: Controller, out: str | Path, seed: int = 0,
         raise ValueError(f"{out}: the output must end in .gif or .mp4")
     if frame_every < 1:
         raise ValueError(f"frame_every must be >= 1, got {frame_every}")
-    env = MassageEnv(env_config, render_mode="rgb_array")
+    env = MassageEnv(env_config_for(controller, env_config), render_mode="rgb_array")
     cfg = env.config
     frames: list[np.ndarray] = []
     counter = {"step": 0}
