@@ -6,16 +6,20 @@
 Every controller runs `massage-td3 eval --suite heldout`'s code (and --suite nominal):
 the baselines path, pid, pid-train and pid-preview, and each seed's
 ``checkpoints/steps<N>.pt`` from ``benchmarks/learning.py``. Writes
-``<results>/summary.json`` and ``<results>/README-table.md``: one row per controller,
+``<results>/summary.json`` (with every episode's metrics) and ``<results>/README-table.md``:
+one row per controller,
 then per stage whether every seed meets the goal of results/heldout/PROTOCOL.md
 (mean RMS <= 0.6x the best baseline's, in band >= the best baseline's, largest
-first-contact overshoot <= 3 N, no over-force step).
+first-contact overshoot <= 3 N, no over-force step), and merges the issue's summary
+(every controller's named metrics, the budget, the command, the machine) into
+``--summary`` (results/heldout.json) under ``--label``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,8 +33,48 @@ def score(controller: str, checkpoint: str | None, suite: str) -> dict:
     from massage_td3_ros.evaluation.evaluate import evaluate_suite
 
     result = evaluate_suite(make_controller(controller, checkpoint), suite, keep_traces=False)
+    episodes = [{key: episode[key] for key in ("case", "person", "profile", "profile_kind",
+                                               "metrics")} for episode in result["episodes"]]
     return {"aggregate": result["aggregate"], "by_profile": result["by_profile"],
-            "by_region": result["by_region"]}
+            "by_region": result["by_region"], "episodes": episodes}
+
+
+def summary_entry(aggregate: dict) -> dict[str, float]:
+    """The issue's named metrics of one controller on the held-out suite."""
+    return {"rms_force_error_n": aggregate["rms_force_error_n"],
+            "in_band_fraction": aggregate["in_band_percent"] / 100.0,
+            "over_force_steps": aggregate["over_force_steps"],
+            "over_force_episodes": aggregate["terminated_episodes"],
+            "first_contact_overshoot_n": aggregate.get("first_contact_overshoot_n"),
+            "max_first_contact_overshoot_n": aggregate.get("max_first_contact_overshoot_n"),
+            "profile_change_rms_n": aggregate.get("step_error_rms_n"),
+            "force_rate_rms_n_s": aggregate.get("force_rate_rms_n_s")}
+
+
+def write_summary(path: Path, label: str, args: argparse.Namespace, scores: dict,
+                  verdicts: dict) -> None:
+    """Merge this run's held-out summary into ``path`` under ``label`` (one file for
+    every experiment of the protocol; an experiment's entry is replaced whole)."""
+    from massage_td3_ros.td3.cpu import cpu_info
+
+    baselines = {name: summary_entry(scores[(name, None, "heldout")]["aggregate"])
+                 for name in BASELINES}
+    td3 = []
+    for stage in args.stages:
+        for seed in args.seeds:
+            checkpoint = str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt")
+            td3.append({"steps": stage, "seed": seed, "checkpoint": checkpoint,
+                        **summary_entry(scores[("td3", checkpoint, "heldout")]["aggregate"]),
+                        "meets_goal": verdicts[(stage, seed)]})
+    met = [s for s in args.stages if all(verdicts[(s, seed)]["all"] for seed in args.seeds)]
+    document = json.loads(path.read_text()) if path.is_file() else {}
+    document[label] = {
+        "suite": "heldout", "episodes": 24, "baselines": baselines, "td3": td3,
+        "smallest_stage_meeting_goal": met[0] if met else None,
+        "budgets_steps": list(args.stages), "command": " ".join(["benchmarks/heldout.py",
+                                                                 *sys.argv[1:]]),
+        "machine": cpu_info(), "protocol": "results/heldout/PROTOCOL.md"}
+    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
 
 
 def meets_goal(td3: dict, baselines: dict[str, dict]) -> dict:
@@ -68,6 +112,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default="results/heldout")
+    parser.add_argument("--label", default=None,
+                        help="experiment name in --summary (default: the --runs folder's)")
+    parser.add_argument("--summary", default="results/heldout.json",
+                        help="the summary of every experiment, merged by --label")
     args = parser.parse_args()
     jobs = [(name, None) for name in BASELINES]
     jobs += [("td3", str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt"))
@@ -81,7 +129,7 @@ def main() -> None:
         scores = {key: future.result() for key, future in futures.items()}
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
-    lines = []
+    lines, heldout_verdicts = [], {}
     for suite in ("heldout", "nominal"):
         baselines = {name: scores[(name, None, suite)]["aggregate"] for name in BASELINES}
         lines += [f"## {suite} suite", "", HEADER]
@@ -95,6 +143,7 @@ def main() -> None:
                 verdicts[(stage, seed)] = meets_goal(a, baselines)
         lines.append("")
         if suite == "heldout":
+            heldout_verdicts = verdicts
             lines += ["Goal (PROTOCOL.md) per stage and seed: rms / in band / overshoot / "
                       "over-force / all", ""]
             for (stage, seed), v in verdicts.items():
@@ -110,6 +159,8 @@ def main() -> None:
     (out / "summary.json").write_text(json.dumps(
         [{"controller": name, "checkpoint": path, "suite": suite, **value}
          for (name, path, suite), value in scores.items()], indent=1))
+    write_summary(Path(args.summary), args.label or Path(args.runs).name, args, scores,
+                  heldout_verdicts)
     print("\n".join(lines))
 
 

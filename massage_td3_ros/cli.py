@@ -110,6 +110,10 @@ def _add_render(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stroke", choices=("along_spine", "across_back"),
                         default="along_spine")
     parser.add_argument("--direction", choices=("forward", "reverse"), default="forward")
+    parser.add_argument("--suite", choices=("nominal", "heldout"), default=None,
+                        help="render an episode of this suite instead (with --case)")
+    parser.add_argument("--case", type=int, default=0,
+                        help="--suite: the episode's index in the suite (docs/heldout.md)")
 
 
 # name -> (module with run(args) -> int, help text, argument definer)

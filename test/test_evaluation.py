@@ -82,7 +82,8 @@ def test_eval_command_on_a_trained_checkpoint_gives_every_metric(trained, tmp_pa
 def test_a_policy_is_scored_with_the_action_settings_it_was_trained_with(trained):
     controller = PolicyController(trained[0])
     assert controller.action_meta == {"action_mode": "increment", "action_increment_m": 0.004,
-                                      "action_scale_m": 0.03, "action_base": "none"}
+                                      "action_scale_m": 0.03, "action_base": "none",
+                                      "residual_scale": 1.0}
     # a config that reads actions otherwise: evaluation builds the env the policy knows
     offset = SHORT.replace(env={"action_mode": "offset", "action_base": "pid-preview"}).env
     assert evaluate(controller, episodes=1, env_config=offset)["aggregate"] == \

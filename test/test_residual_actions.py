@@ -61,6 +61,19 @@ def test_the_residual_adds_to_the_base_and_the_sum_is_clipped(envs):
                                atol=1e-6)  # first step: same state, base + residual
 
 
+def test_the_residual_is_scaled_before_it_is_added():
+    half = MassageEnv(**SHORT, action_base="pid-preview", residual_scale=0.5)
+    full = MassageEnv(**SHORT, action_base="pid-preview")
+    try:
+        residual = np.array([0.3, -0.2, 0.4], np.float32)
+        base = _forces(full, lambda obs, env: np.zeros(3, np.float32))[1][0]
+        scaled = _forces(half, lambda obs, env: residual)[1][0]
+        np.testing.assert_allclose(scaled, np.clip(base + 0.5 * residual, -1, 1), atol=1e-6)
+    finally:
+        half.close()
+        full.close()
+
+
 def test_the_base_restarts_with_each_episode(envs):
     _, residual = envs
     first = _forces(residual, lambda obs, env: np.zeros(3, np.float32))[0]

@@ -26,11 +26,22 @@ def run(args: argparse.Namespace) -> int:
     if cut_steps is not None:
         max_frames = max(1, cut_steps // args.frame_every + 1)
     controller = make_controller(controller_name, args.checkpoint)
+    episode = None
+    if args.suite is not None:
+        from massage_td3_ros.evaluation.suites import suite_episodes
+
+        cases = suite_episodes(args.suite, config.env)
+        if not 0 <= args.case < len(cases):
+            raise ValueError(f"--case {args.case}: suite {args.suite} has cases 0-{len(cases) - 1}")
+        episode = cases[args.case]
     path, frames, result = record_episode(
         controller, args.out, seed=0 if args.seed is None else args.seed, stroke=args.stroke,
         direction=args.direction, max_frames=max_frames, frame_every=args.frame_every,
-        env_config=config.env)
+        env_config=config.env, episode=episode)
     metrics = result.metrics
+    if episode is not None:
+        print(f"{args.suite} case {args.case} ({episode.case}): {result.person}; "
+              f"{result.profile}")
     print(f"{path}: {frames} frames; episode RMS force error "
           f"{metrics['rms_force_error_n']:.2f} N, "
           f"in band {100 * metrics['in_band_fraction']:.1f} %")

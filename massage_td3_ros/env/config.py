@@ -59,6 +59,10 @@ class EnvConfig:
         "a residual added to the pid-preview force controller's own action "
         "(env/force_control.py, the tuned baseline), so learning starts from that "
         "controller and corrects it.", choices=ACTION_BASES)
+    residual_scale: float = param(
+        1.0, "With an action_base: the agent's action is multiplied by this before it is "
+        "added to the base controller's (1: it can override the base entirely; smaller: "
+        "it can only correct it, and its noise moves the tool less).", 0.01, 1.0)
     nominal_indentation_m: float = param(
         0.004, "Depth below the touching height at which the path places the tool "
         "centre for a zero action.", 0.0, 0.03)

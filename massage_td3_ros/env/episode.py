@@ -43,7 +43,8 @@ def evaluation_episode(seed: int, index: int) -> tuple[int, dict[str, str]]:
 def action_meta(env_config) -> dict[str, Any]:
     """How MassageEnv reads an action (kept in checkpoints, checked at evaluation)."""
     return {key: getattr(env_config, key)
-            for key in ("action_mode", "action_increment_m", "action_scale_m", "action_base")}
+            for key in ("action_mode", "action_increment_m", "action_scale_m", "action_base",
+                        "residual_scale")}
 
 
 @dataclass(frozen=True)

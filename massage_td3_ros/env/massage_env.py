@@ -29,6 +29,7 @@ from massage_td3_ros.env.scene import BODY_GROUP, build_scene, connect_world
 from massage_td3_ros.env.snapshot import ArmSnapshot, PathReference
 from massage_td3_ros.env.strokes import (
     COVERAGE_BINS,
+    Stroke,
     lateral_error_m,
     make_stroke,
     map_surface,
@@ -85,12 +86,8 @@ class MassageEnv(gymnasium.Env):
         surface = self._surface(origin)
         scene.place_body(origin)
         self._draw = draw
-        start, end = stroke_line(draw.stroke, draw.direction, scene.geometry, origin,
-                                 draw.spine_offset_m)
         points = cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2
-        self.stroke = make_stroke(
-            draw.stroke, surface, start, end, points, self.dt_s, draw.stroke_speed_m_s,
-            draw.kneading_amplitude_m, draw.kneading_frequency_hz, draw.start_progress)
+        self.stroke = self._make_stroke(draw, surface, origin, points)
         self._targets = draw.profile.targets_n(points + max(PREVIEW_STEPS), self.dt_s)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
@@ -115,7 +112,8 @@ class MassageEnv(gymnasium.Env):
             raise RuntimeError("MassageEnv.step() called before reset()")
         action = self._checked_action(action)
         if self._base is not None:  # residual: the agent corrects the base controller
-            action = np.clip(self._base_action() + action, -1.0, 1.0)
+            action = np.clip(self._base_action() + self.config.residual_scale * action,
+                             -1.0, 1.0)
         cfg, arm = self.config, self.scene.arm
         self._step += 1
         self.target_force_n = float(self._targets[self._step])
@@ -351,6 +349,17 @@ class MassageEnv(gymnasium.Env):
         surface = self._maps[key]
         surface.origin_m = np.asarray(origin, dtype=float)
         return surface
+
+    def _make_stroke(self, draw: EpisodeDraw, surface, origin: np.ndarray,
+                     n_points: int) -> Stroke:
+        """The episode's stroke over the body's ``surface`` (its frame at ``origin``), one
+        point per control step; a subclass may supply its own (the real-arm bridge's
+        taught stroke)."""
+        start, end = stroke_line(draw.stroke, draw.direction, self.scene.geometry, origin,
+                                 draw.spine_offset_m)
+        return make_stroke(
+            draw.stroke, surface, start, end, n_points, self.dt_s, draw.stroke_speed_m_s,
+            draw.kneading_amplitude_m, draw.kneading_frequency_hz, draw.start_progress)
 
     def _home(self, start_m: np.ndarray) -> np.ndarray:
         """Joint state with the tool just touching ``start_m``: always solved from the

@@ -143,8 +143,9 @@ class PolicyController:
         self.policy = Policy.load(self.checkpoint, OBS_DIM, 3, list(OBS_LAYOUT), device=device)
         use_torch_threads(self.policy.config.torch_threads)  # as it was trained
         self.action_meta = self.policy.meta["config"].get("action")  # None: not recorded (ROS runs)
-        if self.action_meta is not None:  # recorded before action_base existed: plain
-            self.action_meta = {"action_base": "none", **self.action_meta}
+        if self.action_meta is not None:  # recorded before residual actions: plain
+            self.action_meta = {"action_base": "none", "residual_scale": 1.0,
+                                **self.action_meta}
         self.action_settings = self.action_meta
 
     def reset(self, env) -> None:

@@ -8,7 +8,8 @@ import numpy as np
 
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.evaluation.controllers import Controller
-from massage_td3_ros.evaluation.evaluate import EpisodeResult, env_config_for, run_episode
+from massage_td3_ros.evaluation.evaluate import EpisodeResult, env_config_for, run_case
+from massage_td3_ros.evaluation.suites import SuiteEpisode
 
 BAR_SCALE_N = 50.0  # the force bar spans 0..50 N
 
@@ -44,10 +45,12 @@ def annotate(frame: np.ndarray, force_n: float, target_force_n: float, band_n: f
 def record_episode(controller: Controller, out: str | Path, seed: int = 0,
                    stroke: str = "along_spine", direction: str = "forward",
                    max_frames: int | None = None, frame_every: int = 2,
-                   env_config: EnvConfig | None = None) -> tuple[Path, int, EpisodeResult]:
+                   env_config: EnvConfig | None = None, episode: SuiteEpisode | None = None
+                   ) -> tuple[Path, int, EpisodeResult]:
     """Run one episode rendering every ``frame_every``-th step (plus the reset) and write
     ``out`` (.gif; .mp4 when imageio has an ffmpeg writer). ``max_frames`` cuts the clip
-    (the episode is still run to its end so the metrics are complete).
+    (the episode is still run to its end so the metrics are complete). ``episode``: a
+    suite's episode instead of ``seed``/``stroke``/``direction``.
     Returns (path, frames written, episode result)."""
     import imageio.v2 as imageio
 
@@ -73,7 +76,10 @@ def record_episode(controller: Controller, out: str | Path, seed: int = 0,
                                cfg.safety_force_limit_n, getattr(controller, "name", "")))
 
     try:
-        result = run_episode(env, controller, seed, stroke, direction, frame_callback=capture)
+        if episode is None:
+            episode = SuiteEpisode(f"{stroke}/{direction}", seed,
+                                   {"stroke": stroke, "direction": direction})
+        result = run_case(env, controller, episode, frame_callback=capture)
     finally:
         env.close()
     if not frames:
