@@ -120,6 +120,22 @@ class BridgeConfig:
                                   "interpolates them).", 0.005, 1.0)
     reach_tolerance_rad: float = param(0.01, "A move has arrived when every joint is within "
                                        "this of its goal.", 1.0e-4, 0.5)
+    stroke_source: str = param(
+        "body_model", "Where the strokes come from. body_model: planned on the twin's "
+        "body model (the config's nominal person, placed relative to the arm by "
+        "env.table_height_m and env.arm_lateral_offset_m), as massage_sim plans them; "
+        "taught: the nav_msgs/Path last received on taught_stroke_topic (the bridge waits "
+        "for one before its first episode), with the surface quantities of the "
+        "observation taken from it instead of the twin's body.",
+        choices=("body_model", "taught"))
+    taught_stroke_topic: str = param(
+        "massage/taught_stroke", "taught: the stroke, a nav_msgs/Path (reliable, transient "
+        "local: one published once before the bridge starts still arrives) in sim.frame_id "
+        "with at least 2 poses. Each pose's position is the tool centre where the ball just "
+        "touches the skin, its orientation's z axis the outward surface normal (up, out of "
+        "the person). Traversed forth and back by arc length at env.stroke_speed_m_s, "
+        "without kneading; a new valid path replaces the stroke from the next episode on, "
+        "an invalid one is rejected (logged, counted).")
 
 
 NODE_GROUPS: dict[str, dict[str, type]] = {

@@ -38,6 +38,9 @@ ROBOT_OPTIONS = {
     "robot_config": ("", "Parameter file of massage_bridge (and arm_sim): topics, joints, "
                          "tool, force limit (empty: the installed hardware_sim.yaml)."),
     "namespace": ("", "ROS namespace of the whole setup; names stay relative."),
+    "stroke_source": ("", "massage_bridge's strokes: body_model (planned on the twin's "
+                          "person) or taught (the nav_msgs/Path on bridge.taught_stroke_topic); "
+                          "empty: the robot_config file's value."),
 }
 
 
@@ -89,10 +92,13 @@ def _robot_nodes(context, with_driver: bool) -> list:
         actions.append(Node(package=PACKAGE, executable="arm_sim", name="arm_sim",
                             namespace=namespace, output="screen",
                             ros_arguments=["--params-file", robot_config]))
+    bridge_overrides = dict(overrides[SIM])
+    if value("stroke_source"):
+        bridge_overrides["bridge.stroke_source"] = value("stroke_source")
     bridge = Node(package=PACKAGE, executable="massage_bridge", name="massage_bridge",
                   namespace=namespace, output="screen",
                   ros_arguments=["--params-file", robot_config,
-                                 *ros_parameter_arguments(overrides[SIM])])
+                                 *ros_parameter_arguments(bridge_overrides)])
     agent = Node(package=PACKAGE, executable="td3_agent", name="td3_agent",
                  namespace=namespace, output="screen", sigterm_timeout=AGENT_STOP_TIMEOUT_S,
                  ros_arguments=["--params-file", config,

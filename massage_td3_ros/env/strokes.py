@@ -7,6 +7,10 @@ of the tool's radius, the height of its centre when it just touches the body
 offset surface's normal. A stroke is a line over the back (beside the spine, or
 across it) traversed forth and back at a set speed, with a sideways sinusoidal
 kneading modulation; each control step gets one path point.
+
+A taught stroke (``taught_stroke``: a polyline someone recorded on the real person,
+as the real-arm bridge receives it) gives the same kind of Stroke without a body
+model: the polyline's points and normals, traversed forth and back by arc length.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pybullet as pb
 GRID_STEP_M = 0.004
 RAY_BATCH = 8000
 COVERAGE_BINS = 20
+MIN_TAUGHT_LENGTH_M = 1e-3   # a taught stroke shorter than this has no usable direction
 
 
 @dataclass
@@ -137,6 +142,15 @@ def stroke_line(kind: str, direction: str, geometry, origin_m,
     return start + offset, end + offset
 
 
+def forth_and_back(n_points: int, dt_s: float, speed_m_s: float, length_m: float,
+                   start_progress: float = 0.0) -> np.ndarray:
+    """Progress 0..1 along a stroke of ``length_m`` at each of ``n_points`` control steps:
+    forth from ``start_progress`` to 1, back to 0, forth again, at ``speed_m_s``."""
+    t = np.arange(n_points) * dt_s
+    phase = np.mod(start_progress + speed_m_s * t / length_m, 2.0)
+    return np.where(phase <= 1.0, phase, 2.0 - phase)
+
+
 def make_stroke(kind: str, surface: SurfaceMap, start_xy, end_xy, n_points: int,
                 dt_s: float, speed_m_s: float, amplitude_m: float,
                 frequency_hz: float, start_progress: float = 0.0) -> Stroke:
@@ -146,13 +160,104 @@ def make_stroke(kind: str, surface: SurfaceMap, start_xy, end_xy, n_points: int,
     direction = (end_xy - start_xy) / length
     sideways = np.array([-direction[1], direction[0]])
     t = np.arange(n_points) * dt_s
-    phase = np.mod(start_progress + speed_m_s * t / length, 2.0)
-    progress = np.where(phase <= 1.0, phase, 2.0 - phase)   # forth and back
+    progress = forth_and_back(n_points, dt_s, speed_m_s, length, start_progress)
     kneading = amplitude_m * np.sin(2 * np.pi * frequency_hz * t)
     xy = start_xy + np.outer(progress * length, direction) + np.outer(kneading, sideways)
     touch, normal = surface.touch(xy)
     return Stroke(kind=kind, touch_m=touch, normal=normal,
                   tangent=np.array([direction[0], direction[1], 0.0]), progress=progress)
+
+
+class TaughtStrokeError(ValueError):
+    """A taught polyline that cannot be a stroke; ``reason`` names the failed check."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def taught_polyline(points_m, normals) -> tuple[np.ndarray, np.ndarray]:
+    """Check a taught stroke and return (points (n, 3), unit normals (n, 3)).
+
+    ``points_m``: tool-centre positions where the ball just touches the skin, in the
+    world frame (z up); ``normals``: the outward surface normal at each (any length but
+    zero). Consecutive repeated points are dropped (the later one's normal with them).
+    Raises TaughtStrokeError when there are fewer than 2 points, a value is not finite,
+    a normal is zero or points down (the person lies on the table: the tool comes from
+    above and retracts along the normal), two consecutive normals turn by 90 degrees or
+    more, the polyline is shorter than MIN_TAUGHT_LENGTH_M, or its ends are closer than
+    that horizontally (the stroke has no direction)."""
+    try:
+        points = np.asarray(points_m, dtype=float)
+        normals = np.asarray(normals, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise TaughtStrokeError("shape", f"taught stroke: points and normals must be "
+                                f"numbers: {error}") from error
+    if points.ndim != 2 or points.shape[1:] != (3,) or normals.shape != points.shape:
+        raise TaughtStrokeError("shape", f"taught stroke: expected (n, 3) points and "
+                                f"normals, got {points.shape} and {normals.shape}")
+    if len(points) < 2:
+        raise TaughtStrokeError("too_few_points", f"taught stroke: {len(points)} point(s); "
+                                "a stroke needs at least 2")
+    bad = np.flatnonzero(~np.all(np.isfinite(points) & np.isfinite(normals), axis=1))
+    if bad.size:
+        raise TaughtStrokeError("non_finite", f"taught stroke: point {bad[0]} has a NaN or "
+                                f"infinite value ({points[bad[0]].tolist()}, normal "
+                                f"{normals[bad[0]].tolist()})")
+    sizes = np.linalg.norm(normals, axis=1)
+    if np.any(sizes < 1e-9):
+        raise TaughtStrokeError("zero_normal", f"taught stroke: the normal of point "
+                                f"{int(np.argmax(sizes < 1e-9))} is zero")
+    normals = normals / sizes[:, None]
+    if np.any(normals[:, 2] <= 0.0):
+        index = int(np.argmax(normals[:, 2] <= 0.0))
+        raise TaughtStrokeError("normal_down", f"taught stroke: the normal of point {index} "
+                                f"({normals[index].round(3).tolist()}) does not point up; "
+                                "the outward normal of a person on the table must")
+    keep = np.concatenate([[True], np.linalg.norm(np.diff(points, axis=0), axis=1) > 1e-9])
+    points, normals = points[keep], normals[keep]
+    length = float(np.sum(np.linalg.norm(np.diff(points, axis=0), axis=1)))
+    if length < MIN_TAUGHT_LENGTH_M:
+        raise TaughtStrokeError("zero_length", f"taught stroke: {length * 1e3:.2f} mm long; "
+                                f"at least {MIN_TAUGHT_LENGTH_M * 1e3:g} mm needed")
+    turns = np.einsum("ij,ij->i", normals[1:], normals[:-1])
+    if np.any(turns <= 0.0):
+        index = int(np.argmax(turns <= 0.0))
+        raise TaughtStrokeError("normal_flip", f"taught stroke: the normals of points "
+                                f"{index} and {index + 1} turn by 90 degrees or more")
+    if np.linalg.norm(points[-1, :2] - points[0, :2]) < MIN_TAUGHT_LENGTH_M:
+        raise TaughtStrokeError("no_direction", "taught stroke: its first and last points "
+                                "are above each other (a closed loop?): the stroke needs a "
+                                "horizontal direction from first to last")
+    return points, normals
+
+
+def taught_stroke(points_m, normals, n_points: int, dt_s: float, speed_m_s: float,
+                  start_progress: float = 0.0) -> Stroke:
+    """A Stroke along a taught polyline (see taught_polyline for its checks): one point
+    per control step, forth and back between the first and the last point at
+    ``speed_m_s`` along the polyline's arc length, from ``start_progress`` (0..1 of the
+    length); positions and normals interpolated linearly between the taught points (the
+    normals renormalised). No kneading: the teacher's motion is the stroke."""
+    if not (np.isfinite(speed_m_s) and speed_m_s > 0.0):
+        raise ValueError(f"taught stroke: speed {speed_m_s} m/s must be positive")
+    if not 0.0 <= start_progress <= 1.0:
+        raise ValueError(f"taught stroke: start_progress {start_progress} must be in [0, 1]")
+    if n_points < 1:
+        raise ValueError(f"taught stroke: n_points {n_points} must be at least 1")
+    points, normals = taught_polyline(points_m, normals)
+    arc_m = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    progress = forth_and_back(n_points, dt_s, speed_m_s, float(arc_m[-1]), start_progress)
+    along_m = progress * arc_m[-1]
+    touch = np.column_stack([np.interp(along_m, arc_m, points[:, k]) for k in range(3)])
+    normal = np.column_stack([np.interp(along_m, arc_m, normals[:, k]) for k in range(3)])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    # One tangent for the whole stroke, as the planned strokes' straight lines have: the
+    # horizontal direction from the first to the last point (a curved stroke's local
+    # direction differs from it; lateral_error_m then reads part of it as sideways).
+    tangent = np.array([*(points[-1, :2] - points[0, :2]), 0.0])
+    return Stroke(kind="taught", touch_m=touch, normal=normal,
+                  tangent=tangent / np.linalg.norm(tangent), progress=progress)
 
 
 def lateral_error_m(tool_m, path_point_m, tangent, normal) -> float:

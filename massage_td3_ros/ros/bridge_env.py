@@ -19,6 +19,15 @@ episode metrics. Only the plant's three operations change (massage_env.MassageEn
 The twin is also what the strokes are planned on: the person on the table is the
 config's nominal person, placed by the arm's mounting (env.arm_lateral_offset_m,
 env.table_height_m), so ``env.randomize`` must be off.
+
+With ``bridge.stroke_source: taught`` the stroke is a taught polyline instead
+(``set_taught_stroke``; env/strokes.py ``taught_stroke``: forth and back at the
+episode's stroke speed, no kneading), and the twin's body model, which is not the
+real person, no longer stands for the surface: the observation's contact normal,
+contact point and signed distance, and the direction the sensed force is projected on,
+come from the taught surface (the plane through the nearest stroke point's skin point,
+with its taught normal); the tissue region is unknown (-1) and no other arm link can
+be reported touching (the twin's overlaps with a body that is not there mean nothing).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import pybullet as pb
 from massage_td3_ros.env import contact as contact_mod
 from massage_td3_ros.env.massage_env import SAFETY_RETRACT_M, MassageEnv
 from massage_td3_ros.env.snapshot import Contact
+from massage_td3_ros.env.strokes import taught_polyline, taught_stroke
 
 LOG = logging.getLogger(__name__)
 CONTACT_FORCE_N = 0.5     # a normal force below this reads as no contact (sensor noise)
@@ -57,6 +67,25 @@ class BridgeEnv(MassageEnv):
         self._sensor_link = names.index(bridge_cfg.sensor_frame)
         self._deadline = time.monotonic()
         self.stale_holds = 0
+        self.taught: tuple[np.ndarray, np.ndarray] | None = None  # points, unit normals
+
+    @property
+    def taught_mode(self) -> bool:
+        return self.bridge_cfg.stroke_source == "taught"
+
+    def set_taught_stroke(self, points_m, normals) -> float:
+        """Keep a taught polyline (checked: TaughtStrokeError) as the stroke of every
+        episode from the next reset on; returns its length [m]."""
+        self.taught = taught_polyline(points_m, normals)
+        return float(np.sum(np.linalg.norm(np.diff(self.taught[0], axis=0), axis=1)))
+
+    def _make_stroke(self, draw, surface, origin, n_points):
+        if not self.taught_mode:
+            return super()._make_stroke(draw, surface, origin, n_points)
+        if self.taught is None:
+            raise RuntimeError("BridgeEnv.reset() in taught mode before a taught stroke")
+        return taught_stroke(*self.taught, n_points, self.dt_s, draw.stroke_speed_m_s,
+                             draw.start_progress)
 
     # ---- the plant ----------------------------------------------------------------------
     def _place_arm(self, joint_pos_rad: np.ndarray) -> None:
@@ -116,33 +145,58 @@ class BridgeEnv(MassageEnv):
 
     def _tool_and_contacts(self):
         self._sync_twin()
-        scene, arm = self.scene, self.scene.arm
+        arm = self.scene.arm
         reading = self.link.latest()
-        nearest = pb.getClosestPoints(arm.body_id, scene.body_id, contact_mod.NEAR_RANGE_M,
-                                      linkIndexA=arm.tool_link, physicsClientId=self.client)
-        if reading.force_sensor is None or not nearest:
+        surface = self._taught_surface() if self.taught_mode else self._twin_surface()
+        if reading.force_sensor is None or surface is None:
             return contact_mod.ToolReading(np.zeros(3), False, None, None,
                                            contact_mod.NEAR_RANGE_M), []
-        best = min(nearest, key=lambda p: p[8])
-        normal = np.asarray(best[7])                     # out of the body, towards the tool
+        point, normal, distance, body_link = surface   # normal: out of the body
         force_world = self._sensor_to_world() @ reading.force_sensor \
             - self.link.tool_weight_world
         normal_n = max(float(force_world @ normal), 0.0)
         touching = normal_n > CONTACT_FORCE_N
         tool = contact_mod.ToolReading(
             force_vector_n=normal_n * normal if touching else np.zeros(3), in_contact=touching,
-            contact_point_m=np.asarray(best[6]), normal=normal,
-            signed_distance_m=float(best[8]), body_links=(best[4],) if touching else ())
-        contacts = [Contact(arm_link=arm.tool_link, body_link=best[4],
-                            position_on_body_m=best[6], normal=tuple(normal),
-                            distance_m=best[8], normal_force_n=normal_n)] if touching else []
+            contact_point_m=point, normal=normal, signed_distance_m=distance,
+            body_links=(body_link,) if touching and body_link is not None else ())
+        contacts = [Contact(arm_link=arm.tool_link,
+                            body_link=-1 if body_link is None else body_link,
+                            position_on_body_m=tuple(point), normal=tuple(normal),
+                            distance_m=distance, normal_force_n=normal_n)] if touching else []
+        if self.taught_mode:
+            return tool, contacts
         # Other links: the twin's overlaps (a real arm has no sensor there).
-        for p in pb.getClosestPoints(arm.body_id, scene.body_id, 0.0,
+        for p in pb.getClosestPoints(arm.body_id, self.scene.body_id, 0.0,
                                      physicsClientId=self.client):
             if p[3] != arm.tool_link and p[8] < 0.0:
                 contacts.append(Contact(arm_link=p[3], body_link=p[4], position_on_body_m=p[6],
                                         normal=p[7], distance_m=p[8], normal_force_n=0.0))
         return tool, contacts
+
+    def _twin_surface(self):
+        """(body point, outward normal, signed distance, body link) of the twin's body
+        nearest the tool, or None beyond contact.NEAR_RANGE_M."""
+        arm = self.scene.arm
+        nearest = pb.getClosestPoints(arm.body_id, self.scene.body_id,
+                                      contact_mod.NEAR_RANGE_M, linkIndexA=arm.tool_link,
+                                      physicsClientId=self.client)
+        if not nearest:
+            return None
+        best = min(nearest, key=lambda p: p[8])
+        return np.asarray(best[6]), np.asarray(best[7]), float(best[8]), best[4]
+
+    def _taught_surface(self):
+        """The same from the taught stroke: locally the plane through the skin point of
+        the stroke point nearest the tool centre, with that point's taught normal (no
+        body link: None); None beyond contact.NEAR_RANGE_M."""
+        tool_m = np.asarray(self.scene.arm.tool_pose()[0], dtype=float)
+        index = int(np.argmin(np.linalg.norm(self.stroke.touch_m - tool_m, axis=1)))
+        normal = self.stroke.normal[index].copy()
+        distance = float((tool_m - self.stroke.touch_m[index]) @ normal)  # ball to skin
+        if distance > contact_mod.NEAR_RANGE_M:
+            return None
+        return tool_m - (distance + self.config.tool_radius_m) * normal, normal, distance, None
 
     # ---- helpers ------------------------------------------------------------------------
     def _sync_twin(self) -> None:

@@ -22,19 +22,36 @@ comes at the end of the control period. Safety is the bridge's own:
 - at start-up, joint states and a wrench must arrive within ``bridge.start_timeout_s``
   and the joint names must include the URDF's arm joints: else exit code 2 with the
   reason.
+
+The stroke (``bridge.stroke_source``) is planned on the twin's body model, or, with
+``taught``, is the nav_msgs/Path last received on ``bridge.taught_stroke_topic``
+(reliable, transient local): each pose's position the tool centre just touching the
+skin, its z axis the outward surface normal, in ``sim.frame_id``. The bridge waits for
+a valid one before its first episode (saying every few seconds where it listens); a
+path in another frame, with fewer than 2 poses, non-finite values or an unusable shape
+is rejected (logged, counted by reason, the node carries on); a new valid path
+replaces the stroke from the next episode on. In taught mode the surface quantities
+of the observation come from the taught path, not from the twin's body (bridge_env.py).
+``massage/stroke`` shows the stroke in use, as massage_sim's does.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
+from nav_msgs.msg import Path
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
+from massage_td3_ros.env.strokes import TaughtStrokeError
+from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.arm_link import ArmLink
-from massage_td3_ros.ros.common import final_log, run_node
+from massage_td3_ros.ros.common import LATCHED_QOS, final_log, run_node, steady_clock
 from massage_td3_ros.ros.driver_interfaces import arm_joint_names
 from massage_td3_ros.ros.sim_node import MassageSimNode
+
+WAIT_LOG_S = 5.0   # taught mode without a stroke yet: say where the bridge listens this often
 
 
 class MassageBridgeNode(MassageSimNode):
@@ -44,11 +61,21 @@ class MassageBridgeNode(MassageSimNode):
     SIM_TIME = False
     ROBOT_TOPICS = False
     _paused = False     # a fault ended the last episode: wait for massage/reset
+    _awaiting_stroke = False  # taught mode, no valid stroke yet: no episode has started
 
     def __init__(self, *, context: Context | None = None,
                  parameter_overrides: list[Parameter] | None = None) -> None:
         self.link: ArmLink | None = None
+        self.taught_strokes = 0              # valid taught strokes received
+        self.rejected_strokes: dict[str, int] = {}  # invalid ones, by reason
+        self._waiting_since = time.monotonic()
         super().__init__(context=context, parameter_overrides=parameter_overrides)
+        bridge = self.groups["bridge"]
+        if bridge.stroke_source == "taught":
+            self._taught_sub = self.create_subscription(
+                Path, bridge.taught_stroke_topic, self._on_taught_stroke, LATCHED_QOS)
+            self.create_timer(WAIT_LOG_S, self._log_waiting, clock=steady_clock())
+            self._log_waiting()
 
     def _make_env(self):
         from massage_td3_ros.ros.bridge_env import BridgeEnv  # PyBullet: the twin
@@ -81,27 +108,81 @@ class MassageBridgeNode(MassageSimNode):
                     f"fault ({self.link.fault}): the arm holds its retracted pose; call "
                     f"{self.resolve_service_name('massage/reset')} to start the next episode")
             return
+        if self.env.taught_mode and self.env.taught is None:
+            self._awaiting_stroke = True   # the first valid taught stroke starts it
+            return
         super()._reset_episode()
 
     def _on_reset(self, request, response):
+        if self._awaiting_stroke:
+            response.success = False
+            response.message = (f"no taught stroke yet on "
+                                f"{self._taught_sub.topic_name}: no episode to start")
+            return response
         if self.link is not None:
             self.link.clear_fault()
         self._paused = False
         return super()._on_reset(request, response)
 
     def _on_action(self, msg) -> None:
-        if not self._paused:
+        if not (self._paused or self._awaiting_stroke):
             super()._on_action(msg)
 
     def _lockstep_tick(self) -> None:
-        if not self._paused:
+        if not (self._paused or self._awaiting_stroke):
             super()._lockstep_tick()
+
+    def _on_next_episode(self, msg) -> None:
+        if self._awaiting_stroke:  # no episode to leave: the first one starts there
+            self._next_episode_heard = True
+            self._next_episode = max(self._next_episode, int(msg.data))
+            return
+        super()._on_next_episode(msg)
+
+    # ---- taught strokes -----------------------------------------------------------------
+    def _on_taught_stroke(self, msg: Path) -> None:
+        topic = self._taught_sub.topic_name
+        try:
+            # The path's frame, and any pose's own (empty: the path's).
+            frames = {msg.header.frame_id} | ({p.header.frame_id for p in msg.poses} - {""})
+            if frames != {self.frame_id}:
+                raise TaughtStrokeError("frame", f"in frame {', '.join(map(repr, sorted(frames)))}"
+                                        f"; the bridge works in '{self.frame_id}' "
+                                        "(sim.frame_id)")
+            length_m = self.env.set_taught_stroke(*sim_messages.path_polyline(msg))
+        except TaughtStrokeError as error:
+            self.rejected_strokes[error.reason] = self.rejected_strokes.get(error.reason, 0) + 1
+            self.get_logger().error(
+                f"rejected the taught stroke on {topic} ({error.reason}): {error}; "
+                f"{sum(self.rejected_strokes.values())} rejected so far "
+                f"{self.rejected_strokes}")
+            return
+        self.taught_strokes += 1
+        what = f"taught stroke on {topic}: {len(msg.poses)} poses, {length_m:.3f} m"
+        if self._awaiting_stroke:
+            self._awaiting_stroke = False
+            self.get_logger().info(f"{what}; the first episode starts")
+            self._reset_episode()
+        else:
+            self.get_logger().info(f"new {what}: it replaces the stroke from the next "
+                                   f"episode on (after episode {self._episode})")
+
+    def _log_waiting(self) -> None:
+        if not self._awaiting_stroke:
+            return
+        topic = self._taught_sub.topic_name
+        self.get_logger().info(
+            f"waiting for a taught stroke (nav_msgs/Path in '{self.frame_id}') on {topic} "
+            f"for {time.monotonic() - self._waiting_since:.0f} s; "
+            f"{self.count_publishers(topic)} publisher(s), "
+            f"{sum(self.rejected_strokes.values())} path(s) rejected")
 
     def close(self) -> None:
         super().close()
         if self.link is not None:
             final_log(self, f"driver link: {self.link.counts}, held periods on stale "
-                      f"sensors {getattr(self.env, 'stale_holds', 0)}")
+                      f"sensors {getattr(self.env, 'stale_holds', 0)}, taught strokes "
+                      f"{self.taught_strokes} (rejected {self.rejected_strokes})")
             self.link.close()
 
 

@@ -72,17 +72,48 @@ def contact_markers(header: Header, snapshot: ArmSnapshot, previous_count: int
     return MarkerArray(markers=markers)
 
 
-def stroke_path(header: Header, points_m: np.ndarray, every: int = 3) -> Path:
-    """The planned stroke (tool-centre points where the ball just touches the body) as
-    a nav_msgs/Path, every ``every``-th control step's point."""
+def stroke_path(header: Header, points_m: np.ndarray, normals: np.ndarray,
+                every: int = 3) -> Path:
+    """The stroke (tool-centre points where the ball just touches the body) as a
+    nav_msgs/Path, every ``every``-th control step's point; each pose's z axis is the
+    outward surface normal there (the convention of a taught stroke, path_polyline)."""
     msg = Path(header=header)
-    for point in np.asarray(points_m, dtype=float)[::every]:
+    points, normals = np.asarray(points_m, dtype=float), np.asarray(normals, dtype=float)
+    for point, normal in zip(points[::every], normals[::every], strict=True):
         pose = PoseStamped(header=header)
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
             float(v) for v in point)
-        pose.pose.orientation.w = 1.0
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
+         pose.pose.orientation.w) = z_axis_quaternion(normal)
         msg.poses.append(pose)
     return msg
+
+
+def path_polyline(msg: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (n, 3), z axes (n, 3)) of a Path's poses: a taught stroke's points and
+    outward normals. A quaternion of zero length gives a zero axis (for the checks of
+    env.strokes.taught_polyline to reject), a non-finite one a non-finite axis."""
+    points = np.array([[p.pose.position.x, p.pose.position.y, p.pose.position.z]
+                       for p in msg.poses], dtype=float).reshape(-1, 3)
+    quats = np.array([[p.pose.orientation.x, p.pose.orientation.y, p.pose.orientation.z,
+                       p.pose.orientation.w] for p in msg.poses], dtype=float).reshape(-1, 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sizes = np.linalg.norm(quats, axis=1, keepdims=True)
+        x, y, z, w = (quats / np.where(sizes > 0.0, sizes, 1.0)).T
+    axes = np.column_stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
+    axes[sizes[:, 0] == 0.0] = 0.0
+    axes[~np.isfinite(sizes[:, 0])] = np.nan
+    return points, axes
+
+
+def z_axis_quaternion(normal) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) of the shortest rotation taking the z axis onto ``normal``."""
+    n = np.asarray(normal, dtype=float)
+    n = n / np.linalg.norm(n)
+    if n[2] < -1.0 + 1e-12:   # straight down: half a turn about x
+        return 1.0, 0.0, 0.0, 0.0
+    q = np.array([-n[1], n[0], 0.0, 1.0 + n[2]])   # (z x n, 1 + z . n), normalised
+    return tuple(float(v) for v in q / np.linalg.norm(q))
 
 
 def clock_at(stamp_ns: int) -> Clock:

@@ -5,8 +5,9 @@ joint_states, massage/contact_wrench, massage/contacts (RViz arrows),
 massage/tool_pose, reward and massage/state (observation + outcome, see
 state_message.py); clock (rosgraph_msgs/Clock: the simulated time, for use_sim_time
 nodes); kept for late joiners: robot_description (the arm's URDF with the tool), per
-episode massage/stroke (the planned stroke, nav_msgs/Path), and
-massage/over_force_count (std_msgs/UInt64: steps that exceeded the safety limit so far).
+episode massage/stroke (the planned stroke, nav_msgs/Path; each pose's z axis is the
+surface normal), and massage/over_force_count (std_msgs/UInt64: steps that exceeded
+the safety limit so far).
 Subscribes massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it
 answers) and massage/next_episode (latched std_msgs/UInt64 from the agent: the episode
 index it expects next, so a restarted sim never repeats the episodes already seen), and
@@ -183,7 +184,8 @@ class MassageSimNode(PackageNode):
         self._fresh_action = None
         self._stroke_pub.publish(sim_messages.stroke_path(
             sim_messages.header_at(self._state_stamp_ns, self.frame_id),
-            self.env.stroke.touch_m[:self.env_cfg.max_episode_steps + 1]))
+            self.env.stroke.touch_m[:self.env_cfg.max_episode_steps + 1],
+            self.env.stroke.normal[:self.env_cfg.max_episode_steps + 1]))
         self._publish_state_if_heard()
 
     def _publish_state_if_heard(self) -> None:
