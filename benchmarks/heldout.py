@@ -52,17 +52,15 @@ def summary_entry(aggregate: dict) -> dict[str, float]:
 
 
 def write_summary(path: Path, label: str, args: argparse.Namespace, scores: dict,
-                  verdicts: dict) -> None:
+                  verdicts: dict, machine: dict) -> None:
     """Merge this run's held-out summary into ``path`` under ``label`` (one file for
     every experiment of the protocol; an experiment's entry is replaced whole)."""
-    from massage_td3_ros.td3.cpu import cpu_info
-
     baselines = {name: summary_entry(scores[(name, None, "heldout")]["aggregate"])
                  for name in BASELINES}
     td3 = []
     for stage in args.stages:
         for seed in args.seeds:
-            checkpoint = str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt")
+            checkpoint = checkpoint_path(args.runs, seed, stage)
             td3.append({"steps": stage, "seed": seed, "checkpoint": checkpoint,
                         **summary_entry(scores[("td3", checkpoint, "heldout")]["aggregate"]),
                         "meets_goal": verdicts[(stage, seed)]})
@@ -73,8 +71,20 @@ def write_summary(path: Path, label: str, args: argparse.Namespace, scores: dict
         "smallest_stage_meeting_goal": met[0] if met else None,
         "budgets_steps": list(args.stages), "command": " ".join(["benchmarks/heldout.py",
                                                                  *sys.argv[1:]]),
-        "machine": cpu_info(), "protocol": "results/heldout/PROTOCOL.md"}
+        "machine": machine, "protocol": "results/heldout/PROTOCOL.md"}
     path.write_text(json.dumps(document, indent=1, default=str) + "\n")
+
+
+def checkpoint_path(runs: str, seed: int, stage: int) -> str:
+    return str(Path(runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt")
+
+
+def load_scores(path: Path) -> dict:
+    """The scores of an earlier run of this script, from its summary.json."""
+    return {(entry["controller"], entry["checkpoint"], entry["suite"]):
+            {key: value for key, value in entry.items()
+             if key not in ("controller", "checkpoint", "suite")}
+            for entry in json.loads(path.read_text())}
 
 
 def meets_goal(td3: dict, baselines: dict[str, dict]) -> dict:
@@ -116,17 +126,34 @@ def main() -> None:
                         help="experiment name in --summary (default: the --runs folder's)")
     parser.add_argument("--summary", default="results/heldout.json",
                         help="the summary of every experiment, merged by --label")
+    parser.add_argument("--from-scores", default=None, metavar="SUMMARY_JSON",
+                        help="re-report an earlier run's <results>/summary.json (no "
+                             "scoring; --runs must name that run's folder) ...")
+    parser.add_argument("--machine", default=None,
+                        help="... and the CPU it was scored on (required with --from-scores)")
     args = parser.parse_args()
     jobs = [(name, None) for name in BASELINES]
-    jobs += [("td3", str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt"))
+    jobs += [("td3", checkpoint_path(args.runs, seed, stage))
              for stage in args.stages for seed in args.seeds]
-    missing = [path for _, path in jobs if path and not Path(path).is_file()]
-    if missing:
-        raise SystemExit(f"missing checkpoints: {missing}")
-    with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {(name, path, suite): pool.submit(score, name, path, suite)
-                   for name, path in jobs for suite in ("heldout", "nominal")}
-        scores = {key: future.result() for key, future in futures.items()}
+    if args.from_scores:
+        if not args.machine:
+            raise SystemExit("--from-scores needs --machine (the CPU the scores came from)")
+        scores, machine = load_scores(Path(args.from_scores)), {"model": args.machine}
+        absent = [key for key in ((n, p, s) for n, p in jobs for s in ("heldout", "nominal"))
+                  if key not in scores]
+        if absent:
+            raise SystemExit(f"not in {args.from_scores}: {absent}")
+    else:
+        from massage_td3_ros.td3.cpu import cpu_info
+
+        missing = [path for _, path in jobs if path and not Path(path).is_file()]
+        if missing:
+            raise SystemExit(f"missing checkpoints: {missing}")
+        with ProcessPoolExecutor(args.jobs) as pool:
+            futures = {(name, path, suite): pool.submit(score, name, path, suite)
+                       for name, path in jobs for suite in ("heldout", "nominal")}
+            scores = {key: future.result() for key, future in futures.items()}
+        machine = cpu_info()
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
     lines, heldout_verdicts = [], {}
@@ -137,7 +164,7 @@ def main() -> None:
         verdicts = {}
         for stage in args.stages:
             for seed in args.seeds:
-                path = str(Path(args.runs) / f"seed{seed}" / "checkpoints" / f"steps{stage}.pt")
+                path = checkpoint_path(args.runs, seed, stage)
                 a = scores[("td3", path, suite)]["aggregate"]
                 lines.append(row(f"TD3 {stage} steps, seed {seed}", a))
                 verdicts[(stage, seed)] = meets_goal(a, baselines)
@@ -160,7 +187,7 @@ def main() -> None:
         [{"controller": name, "checkpoint": path, "suite": suite, **value}
          for (name, path, suite), value in scores.items()], indent=1))
     write_summary(Path(args.summary), args.label or Path(args.runs).name, args, scores,
-                  heldout_verdicts)
+                  heldout_verdicts, machine)
     print("\n".join(lines))
 
 

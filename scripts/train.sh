@@ -29,7 +29,7 @@ if [[ -f "$best" ]]; then
 fi
 # and the fixed nominal person, the case of earlier versions
 "$cli" eval --suite nominal --checkpoint "$final" --json "$run/eval-td3-nominal.json"
-# The GIF: the nominal person (a held-out person may end the clip early on over-force;
-# the scores above are the held-out ones).
-"$cli" render --checkpoint "$final" --set env.randomize=false --out "$run/massage.gif"
+# The GIF: held-out case 16, the suite's first rhythmic profile (kneading pressure on a
+# person training never met; an over-force would end the clip early, and show it).
+"$cli" render --checkpoint "$final" --suite heldout --case 16 --out "$run/massage.gif"
 echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"
