@@ -2,7 +2,8 @@
 agent trains with background updates.
 
     .venv/bin/python benchmarks/bench_bridge.py [--seconds 40] [--warmup-steps 300]
-                                                [--inline] [--json F]
+                                                [--inline] [--updates-per-step X]
+                                                [--json F]
 
 Starts arm_sim, massage_bridge (config/hardware_sim.yaml) and td3_agent (train mode,
 ``agent.background_updates`` true unless --inline) as processes, as
@@ -12,7 +13,9 @@ after it (before the next state) is its answer's command: latency = command arri
 state arrival, both seen by the probe (so DDS delivery to the probe is in both and
 cancels). Over the steps of whole episodes after the agent's warm-up (moves to a
 stroke's start are not control steps), prints p50 / p99 / max latency and the
-control rate (states per second of wall time). A learner pressing too hard ends
+control rate (states per second of wall time), and the two halves of the latency
+from the probe's view of /massage/action: state -> action (the agent) and action ->
+command (the bridge). A learner pressing too hard ends
 episodes on over-force, after which the bridge waits for massage/reset: the probe
 calls it, as the operator would.
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 import yaml
+from geometry_msgs.msg import Vector3Stamped
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
@@ -47,6 +51,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--warmup-steps", type=int, default=300)
     parser.add_argument("--inline", action="store_true", help="updates inline, not on a worker")
+    parser.add_argument("--updates-per-step", type=float, default=1.0,
+                        help="the agent's train.updates_per_step (0: it acts and stores but "
+                             "never updates: the latency floor of the nodes and DDS)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     env = ros_environment()
@@ -56,7 +63,8 @@ def main() -> None:
     agent_params.write_text(yaml.safe_dump(config_to_dict(Config().replace(
         train={"warmup_steps": args.warmup_steps, "log_tensorboard": False,
                "buffer_size": 100_000, "checkpoint_every_steps": 0,
-               "eval_every_episodes": 0, "plot_every_episodes": 0}))))
+               "eval_every_episodes": 0, "plot_every_episodes": 0,
+               "updates_per_step": args.updates_per_step}))))
     robot = default_config_path().with_name("hardware_sim.yaml")
     sim_overrides = {"sim.episodes": "training"}
     agent_overrides = {"agent.run_folder": str(folder / "run"), "train.total_steps": 10**9,
@@ -71,6 +79,7 @@ def main() -> None:
     codec = StateCodec.for_env()
     states: list[tuple[float, int, int, bool]] = []   # arrival, stamp, step, last
     command_times: list[float] = []
+    action_times: list[float] = []
     seen: set[int] = set()
 
     reset = node.create_client(Trigger, "massage/reset")
@@ -89,6 +98,8 @@ def main() -> None:
     node.create_subscription(Float64MultiArray, "massage/state", on_state, RELIABLE_QOS)
     node.create_subscription(Float64MultiArray, "forward_position_controller/commands",
                              lambda msg: command_times.append(time.monotonic()), RELIABLE_QOS)
+    node.create_subscription(Vector3Stamped, "massage/action",
+                             lambda msg: action_times.append(time.monotonic()), RELIABLE_QOS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
@@ -103,15 +114,19 @@ def main() -> None:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # e.g. the agent's final save on a busy machine
+                process.kill()
+                process.wait()
         executor.shutdown()
         rclpy.shutdown()
     window = [s for s in states if start <= s[0] <= end]
     if not window:
         raise SystemExit(f"no states in the window ({len(states)} in all, {len(command_times)} "
                          "commands): did the nodes start?")
-    commands_sorted = np.array(command_times)
-    latencies, steady = [], []
+    commands_sorted, actions_sorted = np.array(command_times), np.array(action_times)
+    latencies, agent_part, steady = [], [], []
     for (t, _, step, last), following in zip(window, window[1:] + [(np.inf, 0, 0, False)]):
         if last:
             continue
@@ -119,23 +134,37 @@ def main() -> None:
         if after.size and following[2] == step + 1:   # a control step, not a reset's move
             latencies.append(after[0] - t)
             steady.append(following[0] - t)
+            answer = actions_sorted[(actions_sorted > t) & (actions_sorted <= after[0])]
+            agent_part.append(answer[0] - t if answer.size else np.nan)
     latencies_ms = np.array(latencies) * 1e3
+    # The two halves: state -> the agent's action (agent), action -> joint command (bridge).
+    agent_ms = np.array(agent_part) * 1e3
+    bridge_ms = latencies_ms - agent_ms
     periods = np.array(steady)
     result = {
         "cpu": cpu_info()["model"], "seconds": args.seconds,
         "updates": "inline" if args.inline else "background",
+        "updates_per_step": args.updates_per_step,
         "control_steps": int(len(latencies_ms)),
         "latency_p50_ms": float(np.percentile(latencies_ms, 50)),
         "latency_p99_ms": float(np.percentile(latencies_ms, 99)),
         "latency_max_ms": float(latencies_ms.max()),
+        "agent_p50_ms": float(np.nanpercentile(agent_ms, 50)),
+        "agent_p99_ms": float(np.nanpercentile(agent_ms, 99)),
+        "bridge_p50_ms": float(np.nanpercentile(bridge_ms, 50)),
+        "bridge_p99_ms": float(np.nanpercentile(bridge_ms, 99)),
         "control_rate_hz": float(1.0 / periods.mean()),
         "period_p99_ms": float(np.percentile(periods, 99) * 1e3),
         "operator_resets": resets[0],
     }
-    print(f"machine: {result['cpu']}; agent training, updates {result['updates']}")
+    print(f"machine: {result['cpu']}; agent training, updates {result['updates']}, "
+          f"{args.updates_per_step:g} per step")
     print(f"state -> joint command over {result['control_steps']} control steps: "
           f"p50 {result['latency_p50_ms']:.2f} ms, p99 {result['latency_p99_ms']:.2f} ms, "
           f"max {result['latency_max_ms']:.2f} ms")
+    print(f"  of which state -> action (agent): p50 {result['agent_p50_ms']:.2f} ms, p99 "
+          f"{result['agent_p99_ms']:.2f} ms; action -> command (bridge): p50 "
+          f"{result['bridge_p50_ms']:.2f} ms, p99 {result['bridge_p99_ms']:.2f} ms")
     print(f"control rate {result['control_rate_hz']:.2f} Hz (period p99 "
           f"{result['period_p99_ms']:.1f} ms); {resets[0]} over-force ends reset by the probe")
     if args.json:
