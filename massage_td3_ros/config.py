@@ -120,6 +120,24 @@ class BridgeConfig:
                                   "interpolates them).", 0.005, 1.0)
     reach_tolerance_rad: float = param(0.01, "A move has arrived when every joint is within "
                                        "this of its goal.", 1.0e-4, 0.5)
+    urdf_source: str = param(
+        "package", "The robot's kinematics (forward and inverse, on a PyBullet twin that is "
+        "never stepped): package: the package's arm (the KUKA LBR iiwa with the ball tool "
+        "the policies are trained on); file: the URDF at urdf_file; topic: the URDF on "
+        "robot_description (std_msgs/String, transient local; waited for up to "
+        "start_timeout_s). A URDF rooted at sim.frame_id is placed as it says, any other "
+        "root by the base-to-table transform (env.table_height_m, env.arm_lateral_offset_m). "
+        "It must have 7 movable joints (the policy's observation).",
+        choices=("package", "file", "topic"))
+    urdf_file: str = param("", "urdf_source file: the robot's URDF file.")
+    flange_link: str = param("lbr_iiwa_link_7", "A URDF without the link massage_tool "
+                             "gets the ball tool mounted on this link ...")
+    tool_offset_m: float = param(0.095, "... this far along the link's z axis (flange to "
+                                 "ball centre; the package's tool: 0.095 m).", 0.0, 1.0)
+    rest_pose_rad: tuple[float, ...] = param(
+        (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0), "urdf_source file or topic: the posture the "
+        "inverse kinematics leans towards (one value per movable joint, URDF order); the "
+        "package's arm has its own.", -7.0, 7.0)
     stroke_source: str = param(
         "body_model", "Where the strokes come from. body_model: planned on the twin's "
         "body model (the config's nominal person, placed relative to the arm by "

@@ -27,6 +27,7 @@ from std_srvs.srv import Trigger
 from test_ros_processes import NodeProcess
 
 from massage_td3_ros.config import default_config_path
+from massage_td3_ros.env.robot_description import robot_description
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.common import LATCHED_QOS, RELIABLE_QOS
 from massage_td3_ros.ros.state_message import StateCodec
@@ -171,6 +172,30 @@ def test_the_bridge_runs_episodes_at_the_control_rate(rig):
     assert max(s.info["over_force"] for s in probe.states) == 0.0
     forces = [s.info["force_n"] for s in probe.states[10:80]]
     assert 3.0 < np.mean(forces) < 30.0  # the tool on the back, read from the F/T sensor
+
+
+def test_the_twin_from_the_drivers_robot_description_runs_the_same_task(rig):
+    # arm_sim publishes its URDF (world root, tool) on robot_description, as a driver does.
+    relay, probe, start_bridge = rig
+    bridge = start_bridge(urdf_source="topic")
+    assert wait_until(lambda: len(probe.states) > 60, 40), bridge.text
+    assert "robot URDF from /robot_description" in bridge.text
+    assert "placed by the URDF's own world root, tool its own" in bridge.text
+    assert [s.step for s in probe.states[:40]] == list(range(40))
+    assert max(s.info["over_force"] for s in probe.states) == 0.0
+    forces = [s.info["force_n"] for s in probe.states[10:60]]
+    assert 3.0 < np.mean(forces) < 30.0
+
+
+def test_a_urdf_file_that_does_not_fit_stops_the_bridge_with_exit_code_2(rig, tmp_path):
+    relay, probe, start_bridge = rig
+    urdf = tmp_path / "six_joints.urdf"
+    urdf.write_text(robot_description().replace(
+        '<joint name="lbr_iiwa_joint_7" type="revolute">',
+        '<joint name="lbr_iiwa_joint_7" type="fixed">'))
+    bridge = start_bridge(urdf_source="file", urdf_file=str(urdf))
+    assert bridge.process.wait(timeout=40) == 2, bridge.text
+    assert "6 movable joints" in bridge.text
 
 
 def test_an_over_force_spike_retracts_ends_the_episode_and_waits_for_reset(rig):

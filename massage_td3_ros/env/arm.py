@@ -103,18 +103,41 @@ class Arm:
         return np.asarray(state[4]), np.asarray(state[5])
 
 
+@dataclass(frozen=True)
+class ArmModel:
+    """Another description of the arm than the package's (a real robot's URDF, for a
+    kinematic twin): the URDF file (with the tool link TOOL_LINK), where its root link
+    goes in the world (None: where the scene puts the package's arm base) and the rest
+    pose its IK leans towards. Motor limits come from the URDF's joint efforts."""
+
+    urdf_path: str
+    rest_pose_rad: tuple[float, ...]
+    base_position_m: tuple[float, float, float] | None = None
+    base_yaw_rad: float = 0.0
+
+
 def load_arm(client: int, base_position_m, base_yaw_rad: float, tool_radius_m: float,
              tool_mass_kg: float, position_gain: float, velocity_gain: float,
-             force_scale: float) -> Arm:
-    """Load the arm with its base fixed at ``base_position_m``."""
-    body_id = pb.loadURDF(tool_urdf_path(round(tool_radius_m, 5), round(tool_mass_kg, 5)),
-                          basePosition=list(base_position_m),
+             force_scale: float, model: ArmModel | None = None) -> Arm:
+    """Load the arm (the package's, or ``model``'s) with its base fixed at
+    ``base_position_m`` (``model.base_position_m`` when that is set)."""
+    path = tool_urdf_path(round(tool_radius_m, 5), round(tool_mass_kg, 5))
+    if model is not None:
+        path = model.urdf_path
+        if model.base_position_m is not None:
+            base_position_m, base_yaw_rad = model.base_position_m, model.base_yaw_rad
+    body_id = pb.loadURDF(path, basePosition=list(base_position_m),
                           baseOrientation=pb.getQuaternionFromEuler((0, 0, base_yaw_rad)),
                           useFixedBase=True, physicsClientId=client)
     n_links = pb.getNumJoints(body_id, physicsClientId=client)
     infos = [pb.getJointInfo(body_id, i, physicsClientId=client) for i in range(n_links)]
-    joints = [i for i, info in enumerate(infos) if info[2] == pb.JOINT_REVOLUTE]
+    joints = [i for i, info in enumerate(infos)
+              if info[2] in (pb.JOINT_REVOLUTE, pb.JOINT_PRISMATIC)]
     tool_link = next(i for i, info in enumerate(infos) if info[12].decode() == TOOL_LINK)
+    if model is None:
+        max_force_nm, rest = np.asarray(IIWA_MAX_TORQUE_NM), REST_POSE_RAD
+    else:
+        max_force_nm, rest = np.array([infos[i][10] for i in joints]), model.rest_pose_rad
     for link in range(-1, n_links):  # no damping slowing the joints
         pb.changeDynamics(body_id, link, linearDamping=0.0, angularDamping=0.0,
                           physicsClientId=client)
@@ -123,6 +146,6 @@ def load_arm(client: int, base_position_m, base_yaw_rad: float, tool_radius_m: f
                link_names=tuple(info[12].decode() for info in infos), tool_link=tool_link,
                lower_rad=np.array([infos[i][8] for i in joints]),
                upper_rad=np.array([infos[i][9] for i in joints]),
-               max_force_nm=force_scale * np.asarray(IIWA_MAX_TORQUE_NM),
+               max_force_nm=force_scale * max_force_nm,
                position_gain=position_gain, velocity_gain=velocity_gain,
-               rest_pose_rad=np.asarray(REST_POSE_RAD, dtype=float))
+               rest_pose_rad=np.asarray(rest, dtype=float))

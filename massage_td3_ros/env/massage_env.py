@@ -17,7 +17,7 @@ import numpy as np
 import pybullet as pb
 
 from massage_td3_ros.env import contact as contact_mod
-from massage_td3_ros.env.arm import REST_POSE_RAD
+from massage_td3_ros.env.arm import ArmModel
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.episode import EpisodeDraw, draw_episode
 from massage_td3_ros.env.force_control import PREVIEW_GAINS, make_base, preview_setpoint_n
@@ -49,7 +49,7 @@ class MassageEnv(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 30}
 
     def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None,
-                 **overrides: Any) -> None:
+                 *, arm_model: ArmModel | None = None, **overrides: Any) -> None:
         config = config or EnvConfig()
         if overrides:
             config = from_dict(EnvConfig, {**to_dict(config), **overrides})
@@ -66,7 +66,8 @@ class MassageEnv(gymnasium.Env):
         self.observation_space = gymnasium.spaces.Box(-OBS_CLIP, OBS_CLIP, (OBS_DIM,),
                                                       np.float32)
         self.client = connect_world(config, gui=render_mode == "human")
-        self.scene = build_scene(self.client, config)
+        self.scene = build_scene(self.client, config, arm_model)
+        self._rest_pose = self.scene.arm.rest_pose_rad.copy()  # episodes move the arm's
         self._arm_base = pb.getBasePositionAndOrientation(self.scene.arm.body_id,
                                                           physicsClientId=self.client)
         self._maps: dict[tuple, Any] = {}
@@ -367,7 +368,7 @@ class MassageEnv(gymnasium.Env):
         key = tuple(np.round(start_m, 5))
         if key not in self._homes:
             arm = self.scene.arm
-            arm.rest_pose_rad = np.asarray(REST_POSE_RAD, dtype=float)
+            arm.rest_pose_rad = self._rest_pose.copy()
             if len(self._homes) > 256:  # randomised starts: keep the cache bounded
                 self._homes.clear()
             self._homes[key] = arm.settle_ik(start_m, rounds=HOME_IK_ROUNDS)

@@ -34,6 +34,7 @@ WORLD_FRAME = "world"
 BASE_JOINT = "world_to_arm_base"
 ARM_BASE_LINK = "lbr_iiwa_link_0"
 TOOL_LINK = "massage_tool"
+FLANGE_LINK = "lbr_iiwa_link_7"
 
 FLANGE_LENGTH_M = 0.048    # link 7 extends this far beyond joint 7
 TOOL_STEM_M = 0.012        # visual stem between flange and ball
@@ -42,7 +43,7 @@ ARM_BASE_YAW_RAD = math.pi / 2   # base turned so the arm faces the table
 
 _TOOL_XML = """
   <joint name="massage_tool_joint" type="fixed">
-    <parent link="lbr_iiwa_link_7"/>
+    <parent link="{flange}"/>
     <child link="massage_tool"/>
     <origin rpy="0 0 0" xyz="0 0 {offset:.5f}"/>
   </joint>
@@ -89,17 +90,31 @@ def arm_urdf_text(tool_radius_m: float, tool_mass_kg: float, mesh_prefix: str = 
     plain paths, as PyBullet is given; "file://" gives URIs, as RViz needs). Radius
     and mass are used rounded to 5 decimals (as ``load_arm`` loads them).
     """
-    tool_radius_m, tool_mass_kg = round(tool_radius_m, 5), round(tool_mass_kg, 5)
     source_dir = arm_model_dir()
     with open(os.path.join(source_dir, "model.urdf")) as handle:
         text = handle.read()
     text = text.replace('filename="meshes/', f'filename="{mesh_prefix}{source_dir}/meshes/')
-    offset = FLANGE_LENGTH_M + TOOL_STEM_M + tool_radius_m
-    tool = _TOOL_XML.format(offset=offset, mass=tool_mass_kg, radius=tool_radius_m,
+    return add_tool(text, FLANGE_LINK, tool_offset_m(tool_radius_m), tool_radius_m,
+                    tool_mass_kg)
+
+
+def tool_offset_m(tool_radius_m: float) -> float:
+    """Distance of the ball's centre from the iiwa's flange link origin, along its z."""
+    return FLANGE_LENGTH_M + TOOL_STEM_M + round(tool_radius_m, 5)
+
+
+def add_tool(urdf_text: str, flange_link: str, offset_m: float, tool_radius_m: float,
+             tool_mass_kg: float) -> str:
+    """``urdf_text`` with the ball tool (link TOOL_LINK) on a fixed joint ``offset_m``
+    along ``flange_link``'s z axis (the tool axis). Radius and mass rounded to 5
+    decimals."""
+    tool_radius_m, tool_mass_kg = round(tool_radius_m, 5), round(tool_mass_kg, 5)
+    tool = _TOOL_XML.format(flange=flange_link, offset=offset_m, mass=tool_mass_kg,
+                            radius=tool_radius_m,
                             inertia=0.4 * tool_mass_kg * tool_radius_m ** 2,
                             stem_z=-(tool_radius_m + TOOL_STEM_M / 2 + 0.004),
                             stem_len=TOOL_STEM_M + 0.008)
-    return re.sub(r"</robot>\s*$", tool, text.rstrip())
+    return re.sub(r"</robot>\s*$", tool, urdf_text.rstrip())
 
 
 def nominal_body(config: EnvConfig) -> BodyShape:

@@ -13,7 +13,7 @@ import numpy as np
 import pybullet as pb
 
 from massage_td3_ros.env.anatomy import BodyGeometry, BodyShape, pelvis_offset_m
-from massage_td3_ros.env.arm import Arm, load_arm
+from massage_td3_ros.env.arm import Arm, ArmModel, load_arm
 from massage_td3_ros.env.body import create_body, link_regions, set_mass, set_tissue
 from massage_td3_ros.env.robot_description import arm_base_pose, nominal_body
 from massage_td3_ros.env.tissue import Tissue
@@ -113,8 +113,9 @@ def connect_world(config, gui: bool = False) -> int:
     return client
 
 
-def build_scene(client: int, config) -> Scene:
-    """Build the whole scene for an EnvConfig (body at its nominal place and size)."""
+def build_scene(client: int, config, arm_model: ArmModel | None = None) -> Scene:
+    """Build the whole scene for an EnvConfig (body at its nominal place and size), with
+    the package's arm or ``arm_model``'s."""
     top = config.table_height_m
     origin = np.array([0.0, 0.0, top])
     body = nominal_body(config)
@@ -130,7 +131,7 @@ def build_scene(client: int, config) -> Scene:
                 (0.3, 0.3, 0.32, 1.0))
     arm = load_arm(client, (base_x, base_y, base_z), base_yaw, config.tool_radius_m,
                    config.tool_mass_kg, config.arm_position_gain, config.arm_velocity_gain,
-                   config.arm_force_scale)
+                   config.arm_force_scale, arm_model)
     filters = _filter_all(client, arm.body_id, ARM_GROUP, BODY_GROUP)
     scene = Scene(client=client, arm=arm, body_id=body_id, geometry=geometry,
                   body_origin_m=origin, body=body, tissue=None, body_mass_kg=config.body_mass_kg,

@@ -15,13 +15,13 @@ from typing import Protocol
 
 import numpy as np
 
-from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observation_slices
 from massage_td3_ros.env.force_control import (
     PREVIEW_GAINS,
     TRAINING_GAINS,
     ForcePid,
     preview_setpoint_n,
 )
+from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observation_slices
 
 CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
 FORCE_INDEX = observation_slices()["force"].start

@@ -52,11 +52,11 @@ MOVE_CLEARANCE_M = 0.05   # moves between strokes pass this far above the higher
 class BridgeEnv(MassageEnv):
     """The massage task on a real arm reached through ``link`` (see module doc)."""
 
-    def __init__(self, config, link, bridge_cfg) -> None:
+    def __init__(self, config, link, bridge_cfg, arm_model=None) -> None:
         if config.randomize:
             raise ValueError("massage_bridge works on the person on the table: set "
                              "env.randomize false (the nominal person's build and place)")
-        super().__init__(config)
+        super().__init__(config, arm_model=arm_model)  # None: the package's arm
         self.link, self.bridge_cfg = link, bridge_cfg
         arm = self.scene.arm
         names = [pb.getJointInfo(arm.body_id, i, physicsClientId=self.client)[12].decode()

@@ -39,16 +39,21 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path as FilePath
 
 from nav_msgs.msg import Path
 from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
 from rclpy.parameter import Parameter
+from std_msgs.msg import String
 
 from massage_td3_ros.env.strokes import TaughtStrokeError
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.arm_link import ArmLink
 from massage_td3_ros.ros.common import LATCHED_QOS, final_log, run_node, steady_clock
-from massage_td3_ros.ros.driver_interfaces import arm_joint_names
+from massage_td3_ros.ros.driver_interfaces import ROBOT_DESCRIPTION_TOPIC, arm_joint_names
+from massage_td3_ros.ros.robot_urdf import TwinUrdf, twin_urdf
 from massage_td3_ros.ros.sim_node import MassageSimNode
 
 WAIT_LOG_S = 5.0   # taught mode without a stroke yet: say where the bridge listens this often
@@ -84,7 +89,9 @@ class MassageBridgeNode(MassageSimNode):
         if self.sim_cfg.mode != "lockstep":
             raise ValueError("massage_bridge paces itself on the control grid: sim.mode "
                              "must be lockstep")
-        self.link = ArmLink(self.context, f"{self.NODE_NAME}_driver_io", arm_joint_names(),
+        twin = self._robot_twin()
+        joints = arm_joint_names() if twin is None else twin.joint_names
+        self.link = ArmLink(self.context, f"{self.NODE_NAME}_driver_io", joints,
                             bridge, env.tool_mass_kg, env.safety_force_limit_n)
         try:
             self.link.wait_for_sensors(bridge.start_timeout_s)
@@ -95,10 +102,37 @@ class MassageBridgeNode(MassageSimNode):
             raise ValueError(f"{error} on {bridge.joint_states_topic} / "
                              f"{bridge.wrench_topic}: is the arm's driver running?") from error
         self.get_logger().info(
-            f"driver found: joints {list(arm_joint_names())}, commands on "
+            f"driver found: joints {list(joints)}, commands on "
             f"{bridge.controller} ({bridge.controller_kind}), wrench in "
             f"'{bridge.sensor_frame}'; force limit {env.safety_force_limit_n:g} N")
-        return BridgeEnv(env, self.link, bridge)
+        return BridgeEnv(env, self.link, bridge, None if twin is None else twin.model)
+
+    def _robot_twin(self) -> TwinUrdf | None:
+        """The robot's URDF for the twin (bridge.urdf_source), checked; None: the
+        package's arm."""
+        bridge, env = self.groups["bridge"], self.env_cfg
+        if bridge.urdf_source == "package":
+            return None
+        if bridge.urdf_source == "file":
+            path = FilePath(bridge.urdf_file).expanduser()
+            try:
+                text, where = path.read_text(), str(path)
+            except OSError as error:
+                raise ValueError(f"bridge.urdf_file {str(path)!r}: {error.strerror}") from error
+        else:
+            text = wait_for_text(self.context, f"{self.NODE_NAME}_description",
+                                 ROBOT_DESCRIPTION_TOPIC, bridge.start_timeout_s)
+            where = self.resolve_topic_name(ROBOT_DESCRIPTION_TOPIC)
+        twin = twin_urdf(text, frame_id=self.sim_cfg.frame_id, flange_link=bridge.flange_link,
+                         tool_offset_m=bridge.tool_offset_m, tool_radius_m=env.tool_radius_m,
+                         tool_mass_kg=env.tool_mass_kg, rest_pose_rad=bridge.rest_pose_rad,
+                         base_dir=path.parent if bridge.urdf_source == "file" else None)
+        tool = f"added on {bridge.flange_link}" if twin.tool_added else "its own"
+        missing = (f", {twin.meshes_left_out} mesh(es) not found (left out of the twin)"
+                   if twin.meshes_left_out else "")
+        self.get_logger().info(f"robot URDF from {where}: joints {list(twin.joint_names)}, "
+                               f"placed by {twin.placed_by}, tool {tool}{missing}")
+        return twin
 
     def _reset_episode(self) -> None:
         if self.link is not None and self.link.fault is not None:
@@ -184,6 +218,28 @@ class MassageBridgeNode(MassageSimNode):
                       f"sensors {getattr(self.env, 'stale_holds', 0)}, taught strokes "
                       f"{self.taught_strokes} (rejected {self.rejected_strokes})")
             self.link.close()
+
+
+def wait_for_text(context: Context, node_name: str, topic: str, timeout_s: float) -> str:
+    """The first std_msgs/String on a latched ``topic`` (ValueError after ``timeout_s``)."""
+    node = Node(node_name, context=context)
+    texts: list[str] = []
+    node.create_subscription(String, topic, lambda msg: texts.append(msg.data), LATCHED_QOS)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    end = time.monotonic() + timeout_s
+    try:
+        while not texts and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+        name = node.resolve_topic_name(topic)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    if not texts:
+        raise ValueError(f"no robot description on {name} within {timeout_s:g} s "
+                         "(bridge.start_timeout_s): is robot_state_publisher or the "
+                         "driver running? (or set bridge.urdf_source file)")
+    return texts[0]
 
 
 def main(args: list[str] | None = None) -> int:

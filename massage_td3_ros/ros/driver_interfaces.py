@@ -21,7 +21,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, Header
 
 from massage_td3_ros.env.config import EnvConfig
-from massage_td3_ros.env.robot_description import TOOL_LINK, arm_urdf_text
+from massage_td3_ros.env.robot_description import FLANGE_LINK, TOOL_LINK, arm_urdf_text
 
 JOINT_STATES_TOPIC = "joint_states"                       # joint_state_broadcaster
 WRENCH_TOPIC = "force_torque_sensor_broadcaster/wrench"   # its default topic
@@ -29,7 +29,6 @@ POSITION_COMMAND_TOPIC = "forward_position_controller/commands"
 TRAJECTORY_TOPIC = "joint_trajectory_controller/joint_trajectory"
 ROBOT_DESCRIPTION_TOPIC = "robot_description"
 
-FLANGE_LINK = "lbr_iiwa_link_7"   # the last arm link: the F/T sensor sits on its flange
 SENSOR_FRAMES = (FLANGE_LINK, TOOL_LINK)
 MOVABLE_JOINT_TYPES = ("revolute", "continuous", "prismatic")
 # Why a command is refused (the kinds a driver counts).
