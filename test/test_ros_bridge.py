@@ -218,6 +218,34 @@ def test_an_over_force_spike_retracts_ends_the_episode_and_waits_for_reset(rig):
     assert wait_until(lambda: len(probe.states) > count and probe.states[count].first, 30)
 
 
+def test_a_spike_between_two_control_periods_is_the_next_periods_over_force(ros_context):
+    # The force watch sees every wrench message; one that trips the limit while no period
+    # runs (the task between its read and the next command) must not be lost from the
+    # peak, or the episode would end on a fault with over_force 0: a silent crossing.
+    from massage_td3_ros.config import BridgeConfig
+    from massage_td3_ros.ros.arm_link import ArmLink
+    from massage_td3_ros.ros.driver_interfaces import arm_joint_names
+
+    link = ArmLink(ros_context, "link_under_test", arm_joint_names(), BridgeConfig(),
+                   tool_mass_kg=0.3, force_limit_n=45.0)
+    sensor = Node("spiking_sensor", context=ros_context)
+    publisher = sensor.create_publisher(WrenchStamped, BridgeConfig().wrench_topic,
+                                        RELIABLE_QOS)
+    try:
+        assert link.end_period() == (0.0, False)
+        spike = WrenchStamped()
+        spike.wrench.force.z = 80.0   # the tool pushed hard against the flange
+        assert wait_until(lambda: publisher.get_subscription_count() > 0, 10)
+        publisher.publish(spike)
+        assert wait_until(lambda: link.fault == "over_force", 10)
+        peak, fault = link.end_period()
+        assert fault and peak > 45.0, peak
+        assert link.end_period()[0] == 0.0   # counted once, in one period
+    finally:
+        link.close()
+        sensor.destroy_node()
+
+
 def test_a_silent_wrench_holds_then_retracts(rig):
     relay, probe, start_bridge = rig
     bridge = start_bridge()

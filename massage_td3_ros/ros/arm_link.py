@@ -169,20 +169,20 @@ class ArmLink:
                                          ("wrench", reading.force_sensor)) if value is None]
         raise TimeoutError(f"no {' and no '.join(what)} within {timeout_s:g} s")
 
-    def begin_period(self) -> None:
-        """A new control period: its force peak starts from zero."""
-        with self._lock:
-            self._period_peak_n = 0.0
-
     def set_safety(self, sensor_to_world: np.ndarray, retract_q: np.ndarray) -> None:
         """What the force watch needs: the sensor's orientation, where to retract to."""
         with self._lock:
             self._sensor_to_world = np.asarray(sensor_to_world, dtype=float)
             self._retract_q = np.asarray(retract_q, dtype=float)
 
-    def period_peak_n(self) -> float:
+    def end_period(self) -> tuple[float, bool]:
+        """(the largest contact force of the wrench messages since the last call, whether
+        a fault holds the arm), read together, and the peak starts afresh: every message
+        counts in exactly one control step's peak, also one that arrived between two
+        steps, so a spike that latched the fault always ends its step as an over-force."""
         with self._lock:
-            return self._period_peak_n
+            peak, self._period_peak_n = self._period_peak_n, 0.0
+            return peak, self.fault is not None
 
     def stale_s(self) -> float:
         """Age of the older of the two sensor streams."""

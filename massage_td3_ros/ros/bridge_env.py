@@ -115,7 +115,6 @@ class BridgeEnv(MassageEnv):
 
     def _advance(self, joint_targets_rad: np.ndarray) -> tuple[float, bool]:
         cfg, bridge = self.config, self.bridge_cfg
-        self.link.begin_period()
         stale_s = self.link.stale_s()
         fresh = stale_s <= bridge.sensor_timeout_s
         if fresh:
@@ -138,7 +137,7 @@ class BridgeEnv(MassageEnv):
         # The end of this period on the control grid; after a late answer the grid moves.
         self._deadline = max(self._deadline + self.dt_s, now + 0.5 * self.dt_s)
         time.sleep(max(0.0, self._deadline - time.monotonic()))
-        return self.link.period_peak_n(), self.link.fault is not None
+        return self.link.end_period()
 
     def _plant_fault(self) -> bool:
         return self.link.fault is not None
