@@ -1,7 +1,7 @@
 """TD3 gradient updates per second at the default sizes, three ways, in one run.
 
     .venv/bin/python benchmarks/bench_updates.py [--updates 600] [--threads 1 2]
-                                                 [--profile] [--json F] [--quick]
+                                                 [--repeats 3] [--profile] [--json F] [--quick]
 
 Rows, each at every thread count given:
 - fast: this project's TD3 as configured by default (td3.precision auto: bfloat16
@@ -184,6 +184,8 @@ def main() -> None:
     parser.add_argument("--act-dim", type=int, default=3)
     parser.add_argument("--updates", type=int, default=600)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved rounds of the three kinds; each row is the median")
     parser.add_argument("--profile", action="store_true",
                         help="also print where one update's time goes (fast and float32)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
@@ -210,13 +212,20 @@ def main() -> None:
         torch.set_num_threads(threads)
         peak = {torch.float32: matmul_gflops(torch.float32),
                 torch.bfloat16: matmul_gflops(torch.bfloat16)}
-        rates = {kind: updates_per_second(obs_dim=obs_dim, act_dim=args.act_dim, kind=kind,
-                                          **counts)["updates_per_s"]
-                 for kind in ("reference", "float32", "fast")}
+        # Rounds of all three kinds, interleaved, and each kind's median: this virtual
+        # machine's speed drifts within minutes, which would favour whichever kind ran
+        # in a fast spell.
+        samples: dict[str, list[float]] = {kind: [] for kind in ("reference", "float32", "fast")}
+        for _ in range(args.repeats):
+            for kind in samples:
+                samples[kind].append(updates_per_second(
+                    obs_dim=obs_dim, act_dim=args.act_dim, kind=kind, **counts)["updates_per_s"])
+        rates = {kind: float(np.median(values)) for kind, values in samples.items()}
         for kind in ("fast", "float32", "reference"):
             dtype = fast_dtype if kind == "fast" else torch.float32
             achieved = rates[kind] * flops / 1e9
             row = {"threads": threads, "kind": kind, "updates_per_s": rates[kind],
+                   "rounds": samples[kind],
                    "speedup_vs_reference": rates[kind] / rates["reference"],
                    "achieved_gflops": achieved, "matmul_gflops_fp32": peak[torch.float32],
                    "matmul_gflops_bf16": peak[torch.bfloat16],
