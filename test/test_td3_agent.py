@@ -200,3 +200,47 @@ def test_one_update_is_the_textbook_update():
         for got, want in zip(getattr(agent, name).parameters(),
                              getattr(plain, name).parameters(), strict=True):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def actor_after_one_actor_update(config: TD3Config, batch: Batch) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    agent = TD3(3, 2, config)
+    for _ in range(config.policy_freq):
+        agent.train(batch)
+    return [p.detach().clone() for p in agent.actor.parameters()]
+
+
+def test_temporal_smoothness_pulls_the_actor_only_where_the_state_changes():
+    plain = TD3Config(actor_hidden=(16,), critic_hidden=(16,), precision="float32")
+    smooth = TD3Config(**{**plain.__dict__, "smooth_temporal": 10.0})
+    still = random_batch(seed=3)
+    still = Batch(still.obs, still.action, still.reward, still.obs, still.terminated)
+    # s' == s: the term is 0 and so is its gradient: the very same update as without it
+    for a, b in zip(actor_after_one_actor_update(plain, still),
+                    actor_after_one_actor_update(smooth, still), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    moving = random_batch(seed=3)
+    assert any(not torch.equal(a, b) for a, b in zip(
+        actor_after_one_actor_update(plain, moving), actor_after_one_actor_update(smooth, moving)))
+
+
+def test_smoothness_terms_lower_the_action_differences_they_penalise():
+    # Only the smoothness terms (a zero critic makes the Q term constant): the actor
+    # learns to answer s and s' (and s + noise) alike.
+    config = TD3Config(actor_hidden=(32,), critic_hidden=(8,), precision="float32",
+                       policy_freq=1, lr_actor=1e-2, lr_critic=1e-12, smooth_temporal=1.0,
+                       smooth_spatial=1.0)
+    torch.manual_seed(1)
+    agent = TD3(3, 2, config)
+    with torch.no_grad():
+        for p in agent.critic.parameters():
+            p.zero_()
+    batch = random_batch(seed=4, size=64)
+
+    def gap() -> float:
+        with torch.no_grad():
+            return float((agent.actor(batch.obs) - agent.actor(batch.next_obs)).norm(dim=1).mean())
+    before = gap()
+    for _ in range(200):
+        agent.train(batch)
+    assert gap() < 0.2 * before, (before, gap())

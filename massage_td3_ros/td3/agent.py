@@ -3,7 +3,9 @@
 The update is the paper's; how it runs is tuned for CPUs: optional bfloat16 autocast of
 the matrix products (td3.precision), both critics in one batched product per layer
 (networks.Critic), the actor's backward pass computing the actor's gradients only, fused
-Adam, and the soft target update as one foreach lerp per network.
+Adam, and the soft target update as one foreach lerp per network. Optional action
+smoothness terms in the actor loss (CAPS, Mysore et al. 2021; td3.smooth_*), off by
+default.
 """
 
 from __future__ import annotations
@@ -123,8 +125,9 @@ class TD3:
 
         if self.critic_updates % cfg.policy_freq == 0:
             with self._matmuls():
-                q_actor = self.critic.q1_value(batch.obs, self.actor(batch.obs))
-            actor_loss = -q_actor.float().mean()
+                action = self.actor(batch.obs)
+                q_actor = self.critic.q1_value(batch.obs, action)
+            actor_loss = -q_actor.float().mean() + self._smoothness_loss(batch, action)
             self.actor_optimizer.zero_grad(set_to_none=True)
             # Gradients for the actor only: the critic's from this loss would be dropped
             # (zero_grad before the next critic backward), so they are not computed.
@@ -135,6 +138,22 @@ class TD3:
             polyak_update(self.actor.parameters(), self.actor_target.parameters(), cfg.tau)
             losses["actor_loss"] = actor_loss.item()
         return losses
+
+    def _smoothness_loss(self, batch: Batch, action: torch.Tensor) -> torch.Tensor | float:
+        """CAPS's temporal and spatial terms (0.0 when both weights are 0)."""
+        cfg, loss = self.config, 0.0
+        if cfg.smooth_temporal > 0.0:
+            with self._matmuls():
+                next_action = self.actor(batch.next_obs)
+            loss = loss + cfg.smooth_temporal * torch.linalg.vector_norm(
+                (action - next_action).float(), dim=1).mean()
+        if cfg.smooth_spatial > 0.0:
+            nearby = batch.obs + cfg.smooth_sigma * torch.randn_like(batch.obs)
+            with self._matmuls():
+                nearby_action = self.actor(nearby)
+            loss = loss + cfg.smooth_spatial * torch.linalg.vector_norm(
+                (action - nearby_action).float(), dim=1).mean()
+        return loss
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training: networks, targets, optimisers, counters."""

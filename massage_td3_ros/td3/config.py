@@ -26,6 +26,16 @@ class TD3Config:
     noise_clip: float = param(0.5, "Clip of the target-policy smoothing noise.", 0.0, 10.0)
     policy_freq: int = param(2, "Critic updates per actor and target update.", 1, 1000)
     max_action: float = param(1.0, "Actions lie in [-max_action, max_action].", 1e-6, 1e6)
+    # Action smoothness regularisation (CAPS, Mysore et al. 2021): off by default, as in
+    # the paper's TD3; a policy that chatters between steps pays for it in the actor loss.
+    smooth_temporal: float = param(
+        0.0, "Weight of the temporal smoothness term added to the actor loss: mean L2 "
+        "distance between the actions at s and at the next state s' (0: off).", 0.0, 100.0)
+    smooth_spatial: float = param(
+        0.0, "Weight of the spatial smoothness term: mean L2 distance between the actions "
+        "at s and at s plus Gaussian noise of std smooth_sigma (0: off).", 0.0, 100.0)
+    smooth_sigma: float = param(0.05, "Std of the observation noise of the spatial term, "
+                                "in observation units.", 0.0, 10.0)
     device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
     precision: str = param(
         "auto", "Matrix products of the update: bfloat16 (autocast; weights, optimiser "
