@@ -236,8 +236,14 @@ def test_a_spike_between_two_control_periods_is_the_next_periods_over_force(ros_
         spike = WrenchStamped()
         spike.wrench.force.z = 80.0   # the tool pushed hard against the flange
         assert wait_until(lambda: publisher.get_subscription_count() > 0, 10)
-        publisher.publish(spike)
-        assert wait_until(lambda: link.fault == "over_force", 10)
+        # The watch subscribes best effort: repeat until one arrives, then let any
+        # message in flight land before the period ends.
+        end = time.monotonic() + 10
+        while link.fault is None and time.monotonic() < end:
+            publisher.publish(spike)
+            time.sleep(0.05)
+        assert link.fault == "over_force"
+        time.sleep(0.3)
         peak, fault = link.end_period()
         assert fault and peak > 45.0, peak
         assert link.end_period()[0] == 0.0   # counted once, in one period
