@@ -61,6 +61,11 @@ class BridgeEnv(MassageEnv):
         arm = self.scene.arm
         names = [pb.getJointInfo(arm.body_id, i, physicsClientId=self.client)[12].decode()
                  for i in range(pb.getNumJoints(arm.body_id, physicsClientId=self.client))]
+        if tuple(arm.joint_names) != tuple(link.joint_names):
+            # Commands and joint states follow the URDF's document order; the twin's
+            # joints follow PyBullet's tree order: they must agree (a serial arm's do).
+            raise ValueError(f"the twin's joint order {list(arm.joint_names)} differs from "
+                             f"the URDF's {list(link.joint_names)}")
         if bridge_cfg.sensor_frame not in names:
             raise ValueError(f"bridge.sensor_frame {bridge_cfg.sensor_frame!r} is no link of "
                              f"the arm's URDF; links: {names}")
