@@ -67,7 +67,7 @@ class MassageEnv(gymnasium.Env):
                                                       np.float32)
         self.client = connect_world(config, gui=render_mode == "human")
         self.scene = build_scene(self.client, config, arm_model)
-        self._rest_pose = self.scene.arm.rest_pose_rad.copy()  # episodes move the arm's
+        self._rest_pose = self.scene.arm.rest_pose_rad.copy()  # the home IK starts here
         self._arm_base = pb.getBasePositionAndOrientation(self.scene.arm.body_id,
                                                           physicsClientId=self.client)
         self._maps: dict[tuple, Any] = {}
