@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.robot_description import REST_POSE_RAD, tool_offset_m
 from massage_td3_ros.params import describe, from_dict, param, to_dict
 from massage_td3_ros.td3.config import ExplorationConfig, TD3Config
 from massage_td3_ros.training.config import TrainConfig
@@ -132,10 +133,11 @@ class BridgeConfig:
     urdf_file: str = param("", "urdf_source file: the robot's URDF file.")
     flange_link: str = param("lbr_iiwa_link_7", "A URDF without the link massage_tool "
                              "gets the ball tool mounted on this link ...")
-    tool_offset_m: float = param(0.095, "... this far along the link's z axis (flange to "
-                                 "ball centre; the package's tool: 0.095 m).", 0.0, 1.0)
+    tool_offset_m: float = param(tool_offset_m(EnvConfig().tool_radius_m), "... this far "
+                                 "along the link's z axis (flange to ball centre; default: "
+                                 "the package's tool).", 0.0, 1.0)
     rest_pose_rad: tuple[float, ...] = param(
-        (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0), "urdf_source file or topic: the posture the "
+        REST_POSE_RAD, "urdf_source file or topic: the posture the "
         "inverse kinematics leans towards (one value per movable joint, URDF order); the "
         "package's arm has its own.", -7.0, 7.0)
     stroke_source: str = param(

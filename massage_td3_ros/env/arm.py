@@ -14,13 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
-from massage_td3_ros.env.robot_description import TOOL_LINK, arm_urdf_text
+from massage_td3_ros.env.robot_description import REST_POSE_RAD, TOOL_LINK, arm_urdf_text
 
 # Rated joint torques of the LBR iiwa 7 [N m] (motor force limits).
 IIWA_MAX_TORQUE_NM = (176.0, 176.0, 110.0, 110.0, 110.0, 40.0, 40.0)
 TOOL_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # tool z axis pointing down (pi about x)
-# A comfortable elbow-up posture reaching over the table (base turned towards it).
-REST_POSE_RAD = (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0)
 
 
 @functools.lru_cache(maxsize=8)

@@ -35,6 +35,8 @@ BASE_JOINT = "world_to_arm_base"
 ARM_BASE_LINK = "lbr_iiwa_link_0"
 TOOL_LINK = "massage_tool"
 FLANGE_LINK = "lbr_iiwa_link_7"
+# A comfortable elbow-up posture reaching over the table (base turned towards it).
+REST_POSE_RAD = (0.0, 0.7, 0.0, -1.3, 0.0, 1.1, 0.0)
 
 FLANGE_LENGTH_M = 0.048    # link 7 extends this far beyond joint 7
 TOOL_STEM_M = 0.012        # visual stem between flange and ball

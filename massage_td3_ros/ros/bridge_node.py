@@ -113,10 +113,11 @@ class MassageBridgeNode(MassageSimNode):
         bridge, env = self.groups["bridge"], self.env_cfg
         if bridge.urdf_source == "package":
             return None
+        base_dir = None  # where relative mesh paths start (a file's folder)
         if bridge.urdf_source == "file":
             path = FilePath(bridge.urdf_file).expanduser()
             try:
-                text, where = path.read_text(), str(path)
+                text, where, base_dir = path.read_text(), str(path), path.parent
             except OSError as error:
                 raise ValueError(f"bridge.urdf_file {str(path)!r}: {error.strerror}") from error
         else:
@@ -126,7 +127,7 @@ class MassageBridgeNode(MassageSimNode):
         twin = twin_urdf(text, frame_id=self.sim_cfg.frame_id, flange_link=bridge.flange_link,
                          tool_offset_m=bridge.tool_offset_m, tool_radius_m=env.tool_radius_m,
                          tool_mass_kg=env.tool_mass_kg, rest_pose_rad=bridge.rest_pose_rad,
-                         base_dir=path.parent if bridge.urdf_source == "file" else None)
+                         base_dir=base_dir)
         tool = f"added on {bridge.flange_link}" if twin.tool_added else "its own"
         missing = (f", {twin.meshes_left_out} mesh(es) not found (left out of the twin)"
                    if twin.meshes_left_out else "")
