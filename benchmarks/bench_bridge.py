@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from std_srvs.srv import Trigger
 from massage_td3_ros.config import Config, config_to_dict, default_config_path
 from massage_td3_ros.ros.common import RELIABLE_QOS
 from massage_td3_ros.ros.launcher import node_command, ros_environment
+from massage_td3_ros.ros.realtime import raise_process_to_realtime
 from massage_td3_ros.ros.state_message import StateCodec
 from massage_td3_ros.td3.cpu import cpu_info
 
@@ -54,6 +56,10 @@ def main() -> None:
     parser.add_argument("--updates-per-step", type=float, default=1.0,
                         help="the agent's train.updates_per_step (0: it acts and stores but "
                              "never updates: the latency floor of the nodes and DDS)")
+    parser.add_argument("--realtime-priority", type=int, default=50,
+                        help="bridge.realtime_priority and agent.realtime_priority, and the "
+                             "probe's (+10, so its arrival stamps are not delayed); 0: all "
+                             "at normal priority")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     env = ros_environment()
@@ -66,14 +72,19 @@ def main() -> None:
                "eval_every_episodes": 0, "plot_every_episodes": 0,
                "updates_per_step": args.updates_per_step}))))
     robot = default_config_path().with_name("hardware_sim.yaml")
-    sim_overrides = {"sim.episodes": "training"}
+    sim_overrides = {"sim.episodes": "training",
+                     "bridge.realtime_priority": args.realtime_priority}
     agent_overrides = {"agent.run_folder": str(folder / "run"), "train.total_steps": 10**9,
-                       "agent.background_updates": not args.inline}
+                       "agent.background_updates": not args.inline,
+                       "agent.realtime_priority": 0 if args.inline else args.realtime_priority}
     commands = [node_command("arm_sim_node", robot, {}),
                 node_command("bridge_node", robot, sim_overrides),
                 node_command("agent_node", agent_params, agent_overrides)]
-    processes = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for c in commands]
+    bridge_log = folder / "bridge.log"   # its shutdown line has its own latency figures
+    with bridge_log.open("w") as log:
+        processes = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=log if "bridge_node" in c[2] else subprocess.DEVNULL)
+                     for c in commands]
     rclpy.init()
     node = rclpy.create_node("bridge_probe")
     codec = StateCodec.for_env()
@@ -103,6 +114,10 @@ def main() -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
+    if args.realtime_priority:
+        reason = raise_process_to_realtime(min(99, args.realtime_priority + 10))
+        if reason:
+            print(f"the probe runs at normal priority: {reason}")
     try:
         deadline = time.monotonic() + 120
         while len(states) < args.warmup_steps + 30 and time.monotonic() < deadline:
@@ -121,6 +136,8 @@ def main() -> None:
                 process.wait()
         executor.shutdown()
         rclpy.shutdown()
+    own = re.search(r"state-to-command latency p50 ([\d.]+) ms, p99 ([\d.]+) ms, max "
+                    r"([\d.]+) ms over (\d+)", bridge_log.read_text())
     window = [s for s in states if start <= s[0] <= end]
     if not window:
         raise SystemExit(f"no states in the window ({len(states)} in all, {len(command_times)} "
@@ -156,9 +173,14 @@ def main() -> None:
         "control_rate_hz": float(1.0 / periods.mean()),
         "period_p99_ms": float(np.percentile(periods, 99) * 1e3),
         "operator_resets": resets[0],
+        "realtime_priority": args.realtime_priority,
     }
+    if own:  # the bridge's own clock, every control step of the run (warm-up included)
+        result.update(bridge_own_p50_ms=float(own[1]), bridge_own_p99_ms=float(own[2]),
+                      bridge_own_max_ms=float(own[3]), bridge_own_steps=int(own[4]))
     print(f"machine: {result['cpu']}; agent training, updates {result['updates']}, "
-          f"{args.updates_per_step:g} per step")
+          f"{args.updates_per_step:g} per step; real-time priority "
+          f"{args.realtime_priority or 'off'}")
     print(f"state -> joint command over {result['control_steps']} control steps: "
           f"p50 {result['latency_p50_ms']:.2f} ms, p99 {result['latency_p99_ms']:.2f} ms, "
           f"max {result['latency_max_ms']:.2f} ms")
@@ -167,6 +189,11 @@ def main() -> None:
           f"{result['bridge_p50_ms']:.2f} ms, p99 {result['bridge_p99_ms']:.2f} ms")
     print(f"control rate {result['control_rate_hz']:.2f} Hz (period p99 "
           f"{result['period_p99_ms']:.1f} ms); {resets[0]} over-force ends reset by the probe")
+    if own:
+        print(f"the bridge's own record (state published -> command published, all "
+              f"{result['bridge_own_steps']} steps of the run): p50 "
+              f"{result['bridge_own_p50_ms']:.2f} ms, p99 {result['bridge_own_p99_ms']:.2f} "
+              f"ms, max {result['bridge_own_max_ms']:.2f} ms")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
 

@@ -88,6 +88,12 @@ class AgentNodeConfig:
     background_updates: bool = param(
         False, "Run gradient updates on a worker thread so the state-to-action time "
         "does not depend on training (use with the sim's realtime mode).")
+    realtime_priority: int = param(
+        0, "Linux SCHED_FIFO priority of the node's threads (the state-to-action path), "
+        "as massage_bridge's bridge.realtime_priority; the update thread stays at normal "
+        "priority. Needs agent.background_updates in train mode and td3.torch_threads 1, "
+        "and permission (an rtprio limit or CAP_SYS_NICE; without it: a warning). 0: off.",
+        0, 99)
 
 
 # Which groups each node reads, under its node name.
@@ -116,6 +122,12 @@ class BridgeConfig:
                                    "waits for massage/reset).", 0.02, 60.0)
     start_timeout_s: float = param(10.0, "Wait this long at start-up for the first joint "
                                    "state and wrench; none: exit with an error.", 0.1, 600.0)
+    realtime_priority: int = param(
+        50, "Linux SCHED_FIFO priority of the bridge's threads (control loop, sensor "
+        "watch, DDS), so the answer's joint command goes out at once on a busy CPU, as "
+        "ros2_control's controller manager does for its loop (same default). Needs "
+        "permission: an rtprio limit (/etc/security/limits.conf) or CAP_SYS_NICE; "
+        "without it the bridge warns and runs at normal priority. 0: off.", 0, 99)
     move_speed_m_s: float = param(0.1, "Tool speed of the moves to a stroke's start: up to "
                                   "a safe height, across, down (straight lines, the bridge "
                                   "interpolates them).", 0.005, 1.0)

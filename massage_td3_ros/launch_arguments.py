@@ -54,6 +54,9 @@ ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("background_updates", ((AGENT, "agent.background_updates"),),
                    "Gradient updates on a worker thread: true or false (use with "
                    "sim_mode:=realtime).", boolean=True),
+    LaunchArgument("realtime_priority", ((AGENT, "agent.realtime_priority"),),
+                   "The agent's SCHED_FIFO priority (0: off; needs background_updates "
+                   "in train mode); the bridge has its own bridge.realtime_priority."),
 )
 BY_NAME = {argument.name: argument for argument in ARGUMENTS}
 

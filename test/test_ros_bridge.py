@@ -10,6 +10,7 @@ DDS domain of its own, on loopback.
 
 import os
 import random
+import re
 import threading
 import time
 
@@ -172,6 +173,15 @@ def test_the_bridge_runs_episodes_at_the_control_rate(rig):
     assert max(s.info["over_force"] for s in probe.states) == 0.0
     forces = [s.info["force_n"] for s in probe.states[10:80]]
     assert 3.0 < np.mean(forces) < 30.0  # the tool on the back, read from the F/T sensor
+    # It timed every answer from its state to the joint command, and says so at the end.
+    answered = len(probe.states)
+    assert bridge.stop() == 0, bridge.text
+    latency = re.search(r"state-to-command latency p50 ([\d.]+) ms, p99 ([\d.]+) ms, max "
+                        r"([\d.]+) ms over (\d+) control steps", bridge.text)
+    assert latency, bridge.text
+    p50, p99, most, steps = (float(v) for v in latency.groups())
+    assert 0.5 * answered <= steps <= answered + 5
+    assert 0.0 < p50 <= p99 <= most
 
 
 def test_the_twin_from_the_drivers_robot_description_runs_the_same_task(rig):

@@ -271,3 +271,16 @@ def test_agent_refuses_a_max_action_the_sim_would_clamp(ros_context, tmp_path):
         TD3AgentNode(context=ros_context, parameter_overrides=_params(
             SMALL_AGENT + [("agent.run_folder", str(tmp_path)), ("td3.max_action", 2.0)]))
 
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    ([("agent.background_updates", False)], "needs agent.background_updates"),
+    ([("agent.background_updates", True), ("td3.torch_threads", 2)],
+     "needs td3.torch_threads 1"),
+])
+def test_agent_refuses_a_real_time_priority_its_updates_would_inherit(
+        ros_context, tmp_path, overrides, reason):
+    with pytest.raises(ValueError, match=reason):
+        TD3AgentNode(context=ros_context, parameter_overrides=_params(
+            SMALL_AGENT + [("agent.run_folder", str(tmp_path)),
+                           ("agent.realtime_priority", 50)] + overrides))

@@ -19,7 +19,6 @@ evaluation.json. Names are relative, so a namespace moves the node with its sim.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ from massage_td3_ros.ros.common import (
     run_node,
     steady_clock,
 )
+from massage_td3_ros.ros.realtime import lower_this_thread, realtime_priority
 from massage_td3_ros.ros.state_message import (
     ACT_DIM,
     REASONS,
@@ -58,10 +58,12 @@ LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
 ERROR_PERIOD_S = 2.0
 WAIT_LOG_S = 5.0   # say that no state arrives after this long, and again as often
 # Background updates must not delay acting: the update thread runs at a lower CPU
-# priority (Linux: per-thread nice), and the interpreter hands the GIL over every
-# 1 ms instead of 5, so a state arriving during an update waits less for it.
+# priority (Linux: per-thread nice, and normal scheduling when the node is real-time),
+# and the interpreter hands the GIL over every 0.2 ms instead of 5, so a state arriving
+# during an update waits less for it (p50 / p99 of the bridge's state-to-command time
+# 2.71 / 4.38 ms with 1 ms, 2.64 / 3.91 ms with 0.2 ms: docs/ros.md).
 UPDATE_THREAD_NICE = 10
-GIL_SWITCH_INTERVAL_S = 0.001
+GIL_SWITCH_INTERVAL_S = 0.0002
 
 
 class TD3AgentNode(PackageNode):
@@ -78,6 +80,13 @@ class TD3AgentNode(PackageNode):
             # agent's own actions (all gaps), or stored with actions never applied.
             raise ValueError(f"td3.max_action {groups['td3'].max_action:g} > 1: actions on "
                              "massage/action lie in [-1, 1] (the sim clamps them)")
+        realtime = self.agent_cfg.realtime_priority > 0
+        if realtime and self.agent_cfg.mode == "train" and not self.agent_cfg.background_updates:
+            raise ValueError("agent.realtime_priority needs agent.background_updates in train "
+                             "mode: inline updates would run at real-time priority")
+        if realtime and groups["td3"].torch_threads != 1:
+            raise ValueError("agent.realtime_priority needs td3.torch_threads 1: torch's "
+                             "worker threads would inherit the real-time priority")
         self.checkpoint = checkpoint = self._start_checkpoint()
         self.run_dir = self._run_folder(checkpoint)
         self.codec = StateCodec.for_env()
@@ -127,6 +136,9 @@ class TD3AgentNode(PackageNode):
             self._worker = threading.Thread(target=self._update_loop, name="td3-updates",
                                             daemon=True)
             self._worker.start()
+        if realtime:
+            keep_normal = () if self._worker is None else (self._worker.native_id,)
+            realtime_priority(self, self.agent_cfg.realtime_priority, keep_normal)
         if self._budget_reached():
             self.get_logger().info("the run folder's checkpoint has the whole budget: done")
             self.finished.set_result(True)
@@ -294,7 +306,7 @@ class TD3AgentNode(PackageNode):
     # ---- learning ---------------------------------------------------------------------
     def _update_loop(self) -> None:
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), UPDATE_THREAD_NICE)
+            lower_this_thread(UPDATE_THREAD_NICE)
         except (AttributeError, OSError) as error:  # not Linux, or not permitted
             self.get_logger().warning(f"update thread keeps the node's priority: {error}")
         try:

@@ -72,6 +72,7 @@ class BridgeEnv(MassageEnv):
         self._sensor_link = names.index(bridge_cfg.sensor_frame)
         self._deadline = time.monotonic()
         self.stale_holds = 0
+        self.answer_sent_ns = 0   # when the last step's joint targets went out (0: none)
         self.taught: tuple[np.ndarray, np.ndarray] | None = None  # points, unit normals
 
     @property
@@ -122,8 +123,9 @@ class BridgeEnv(MassageEnv):
         cfg, bridge = self.config, self.bridge_cfg
         stale_s = self.link.stale_s()
         fresh = stale_s <= bridge.sensor_timeout_s
-        if fresh:
-            self.link.command(joint_targets_rad)  # first: the answer goes out at once
+        # first: the answer goes out at once
+        sent = fresh and self.link.command(joint_targets_rad)
+        self.answer_sent_ns = time.monotonic_ns() if sent else 0
         # Then what the force watch needs for this period (until now it has the last
         # period's: the sensor's orientation and where to retract to).
         self._sync_twin()

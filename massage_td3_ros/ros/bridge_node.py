@@ -53,6 +53,8 @@ from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.arm_link import ArmLink
 from massage_td3_ros.ros.common import LATCHED_QOS, final_log, run_node, steady_clock
 from massage_td3_ros.ros.driver_interfaces import ROBOT_DESCRIPTION_TOPIC, arm_joint_names
+from massage_td3_ros.ros.latency import LatencyRecord
+from massage_td3_ros.ros.realtime import realtime_priority
 from massage_td3_ros.ros.robot_urdf import TwinUrdf, twin_urdf
 from massage_td3_ros.ros.sim_node import MassageSimNode
 
@@ -74,6 +76,8 @@ class MassageBridgeNode(MassageSimNode):
         self.taught_strokes = 0              # valid taught strokes received
         self.rejected_strokes: dict[str, int] = {}  # invalid ones, by reason
         self._waiting_since = time.monotonic()
+        # From a state's publication to the joint command of the agent's answer to it.
+        self.state_to_command = LatencyRecord()
         super().__init__(context=context, parameter_overrides=parameter_overrides)
         bridge = self.groups["bridge"]
         if bridge.stroke_source == "taught":
@@ -81,6 +85,8 @@ class MassageBridgeNode(MassageSimNode):
                 Path, bridge.taught_stroke_topic, self._on_taught_stroke, LATCHED_QOS)
             self.create_timer(WAIT_LOG_S, self._log_waiting, clock=steady_clock())
             self._log_waiting()
+        if bridge.realtime_priority > 0:  # every thread exists now: DDS's, the sensor watch
+            realtime_priority(self, bridge.realtime_priority)
 
     def _make_env(self):
         from massage_td3_ros.ros.bridge_env import BridgeEnv  # PyBullet: the twin
@@ -163,6 +169,15 @@ class MassageBridgeNode(MassageSimNode):
         if not (self._paused or self._awaiting_stroke):
             super()._on_action(msg)
 
+    def _apply(self, action, held: bool) -> None:
+        # The state this action answers went out last at (re-announced to a late agent).
+        state_out_ns = max(self._state_time_ns, self._announced_ns)
+        self.env.answer_sent_ns = 0
+        super()._apply(action, held)
+        sent_ns = self.env.answer_sent_ns   # 0: no command went out (fault, stale sensors)
+        if not held and sent_ns > state_out_ns > 0:
+            self.state_to_command.add((sent_ns - state_out_ns) * 1e-9)
+
     def _lockstep_tick(self) -> None:
         if not (self._paused or self._awaiting_stroke):
             super()._lockstep_tick()
@@ -217,7 +232,8 @@ class MassageBridgeNode(MassageSimNode):
         if self.link is not None:
             final_log(self, f"driver link: {self.link.counts}, held periods on stale "
                       f"sensors {getattr(self.env, 'stale_holds', 0)}, taught strokes "
-                      f"{self.taught_strokes} (rejected {self.rejected_strokes})")
+                      f"{self.taught_strokes} (rejected {self.rejected_strokes}); "
+                      f"state-to-command latency {self.state_to_command.describe()}")
             self.link.close()
 
 
