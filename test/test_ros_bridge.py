@@ -137,8 +137,9 @@ def rig(ros_context, tmp_path):
     thread.start()
     started = [NodeProcess("arm_sim_node", robot_params(tmp_path), {}, extra_args=RAW)]
 
-    def start_bridge(**bridge) -> NodeProcess:
-        process = NodeProcess("bridge_node", robot_params(tmp_path, **bridge), {})
+    def start_bridge(extra_args=(), **bridge) -> NodeProcess:
+        process = NodeProcess("bridge_node", robot_params(tmp_path, **bridge), {},
+                              extra_args=extra_args)
         started.append(process)
         return process
 
@@ -182,6 +183,17 @@ def test_the_bridge_runs_episodes_at_the_control_rate(rig):
     p50, p99, most, steps = (float(v) for v in latency.groups())
     assert 0.5 * answered <= steps <= answered + 5
     assert 0.0 < p50 <= p99 <= most
+
+
+def test_a_launch_files_node_name_names_the_bridge_only(rig):
+    relay, probe, start_bridge = rig
+    # launch_ros's Node(name=...) passes __node:=, which renames every node of a process:
+    # the bridge's driver I/O node must keep its own name.
+    bridge = start_bridge(extra_args=["-r", "__node:=massage_bridge"])
+    assert wait_until(lambda: len(probe.states) > 5, 40), bridge.text
+    names = probe.get_node_names()
+    assert names.count("massage_bridge") == 1, names
+    assert "massage_bridge_driver_io" in names, names
 
 
 def test_the_twin_from_the_drivers_robot_description_runs_the_same_task(rig):

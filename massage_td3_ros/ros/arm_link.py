@@ -20,13 +20,12 @@ from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import WrenchStamped
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data  # best effort: matches any driver's publisher
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from massage_td3_ros.ros.common import RELIABLE_QOS
+from massage_td3_ros.ros.common import RELIABLE_QOS, side_node
 from massage_td3_ros.ros.driver_interfaces import wrench_vectors
 
 GRAVITY_M_S2 = 9.81
@@ -52,11 +51,11 @@ class ArmLink:
     """Joint states and wrench in, commands out, force limit watched (see module doc)."""
 
     def __init__(self, context: Context, name: str, joint_names: tuple[str, ...], cfg,
-                 tool_mass_kg: float, force_limit_n: float) -> None:
+                 tool_mass_kg: float, force_limit_n: float, namespace: str = "") -> None:
         self.cfg, self.joint_names = cfg, tuple(joint_names)
         self.tool_weight_world = np.array([0.0, 0.0, -tool_mass_kg * GRAVITY_M_S2])
         self.force_limit_n = force_limit_n
-        self.node = Node(name, context=context)
+        self.node = side_node(context, name, namespace)
         self._lock = threading.Lock()
         self.reading = Reading()
         self.driver_joint_names: tuple[str, ...] | None = None

@@ -44,14 +44,19 @@ from pathlib import Path as FilePath
 from nav_msgs.msg import Path
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
 from massage_td3_ros.env.strokes import TaughtStrokeError
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.arm_link import ArmLink
-from massage_td3_ros.ros.common import LATCHED_QOS, final_log, run_node, steady_clock
+from massage_td3_ros.ros.common import (
+    LATCHED_QOS,
+    final_log,
+    run_node,
+    side_node,
+    steady_clock,
+)
 from massage_td3_ros.ros.driver_interfaces import ROBOT_DESCRIPTION_TOPIC, arm_joint_names
 from massage_td3_ros.ros.latency import LatencyRecord
 from massage_td3_ros.ros.realtime import realtime_priority
@@ -97,8 +102,9 @@ class MassageBridgeNode(MassageSimNode):
                              "must be lockstep")
         twin = self._robot_twin()
         joints = arm_joint_names() if twin is None else twin.joint_names
-        self.link = ArmLink(self.context, f"{self.NODE_NAME}_driver_io", joints,
-                            bridge, env.tool_mass_kg, env.safety_force_limit_n)
+        self.link = ArmLink(self.context, f"{self.get_name()}_driver_io", joints,
+                            bridge, env.tool_mass_kg, env.safety_force_limit_n,
+                            namespace=self.get_namespace())
         try:
             self.link.wait_for_sensors(bridge.start_timeout_s)
         except (TimeoutError, ValueError) as error:
@@ -127,8 +133,9 @@ class MassageBridgeNode(MassageSimNode):
             except OSError as error:
                 raise ValueError(f"bridge.urdf_file {str(path)!r}: {error.strerror}") from error
         else:
-            text = wait_for_text(self.context, f"{self.NODE_NAME}_description",
-                                 ROBOT_DESCRIPTION_TOPIC, bridge.start_timeout_s)
+            text = wait_for_text(self.context, f"{self.get_name()}_description",
+                                 ROBOT_DESCRIPTION_TOPIC, bridge.start_timeout_s,
+                                 namespace=self.get_namespace())
             where = self.resolve_topic_name(ROBOT_DESCRIPTION_TOPIC)
         twin = twin_urdf(text, frame_id=self.sim_cfg.frame_id, flange_link=bridge.flange_link,
                          tool_offset_m=bridge.tool_offset_m, tool_radius_m=env.tool_radius_m,
@@ -237,9 +244,10 @@ class MassageBridgeNode(MassageSimNode):
             self.link.close()
 
 
-def wait_for_text(context: Context, node_name: str, topic: str, timeout_s: float) -> str:
+def wait_for_text(context: Context, node_name: str, topic: str, timeout_s: float,
+                  namespace: str = "") -> str:
     """The first std_msgs/String on a latched ``topic`` (ValueError after ``timeout_s``)."""
-    node = Node(node_name, context=context)
+    node = side_node(context, node_name, namespace)
     texts: list[str] = []
     node.create_subscription(String, topic, lambda msg: texts.append(msg.data), LATCHED_QOS)
     executor = SingleThreadedExecutor(context=context)

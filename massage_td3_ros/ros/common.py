@@ -84,6 +84,14 @@ def route_package_logging(node: Node) -> None:
     package_logger.propagate = False
 
 
+def side_node(context: Context, name: str, namespace: str) -> Node:
+    """A further node in a node's process (e.g. the bridge's driver I/O), in its
+    namespace. Without the process's global arguments: a launch file's node name
+    (``-r __node:=...``) would rename every node of the process to the same name."""
+    return Node(name, context=context, namespace=namespace or None,
+                use_global_arguments=False)
+
+
 def final_log(node: Node, text: str) -> None:
     """Log at shutdown: to /rosout while the context lives, else to stderr (after Ctrl-C
     rclpy has already shut the context down)."""
