@@ -42,7 +42,7 @@ from massage_td3_ros.ros.common import (
     run_node,
     steady_clock,
 )
-from massage_td3_ros.ros.realtime import lower_this_thread, realtime_priority
+from massage_td3_ros.ros.realtime import lower_this_thread, use_realtime_priority
 from massage_td3_ros.ros.state_message import (
     ACT_DIM,
     REASONS,
@@ -138,7 +138,7 @@ class TD3AgentNode(PackageNode):
             self._worker.start()
         if realtime:
             keep_normal = () if self._worker is None else (self._worker.native_id,)
-            realtime_priority(self, self.agent_cfg.realtime_priority, keep_normal)
+            use_realtime_priority(self, self.agent_cfg.realtime_priority, keep_normal)
         if self._budget_reached():
             self.get_logger().info("the run folder's checkpoint has the whole budget: done")
             self.finished.set_result(True)

@@ -59,7 +59,7 @@ from massage_td3_ros.ros.common import (
 )
 from massage_td3_ros.ros.driver_interfaces import ROBOT_DESCRIPTION_TOPIC, arm_joint_names
 from massage_td3_ros.ros.latency import LatencyRecord
-from massage_td3_ros.ros.realtime import realtime_priority
+from massage_td3_ros.ros.realtime import use_realtime_priority
 from massage_td3_ros.ros.robot_urdf import TwinUrdf, twin_urdf
 from massage_td3_ros.ros.sim_node import MassageSimNode
 
@@ -91,7 +91,7 @@ class MassageBridgeNode(MassageSimNode):
             self.create_timer(WAIT_LOG_S, self._log_waiting, clock=steady_clock())
             self._log_waiting()
         if bridge.realtime_priority > 0:  # every thread exists now: DDS's, the sensor watch
-            realtime_priority(self, bridge.realtime_priority)
+            use_realtime_priority(self, bridge.realtime_priority)
 
     def _make_env(self):
         from massage_td3_ros.ros.bridge_env import BridgeEnv  # PyBullet: the twin

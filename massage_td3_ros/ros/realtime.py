@@ -49,7 +49,7 @@ def lower_this_thread(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def realtime_priority(node, priority: int, except_threads: tuple[int, ...] = ()) -> bool:
+def use_realtime_priority(node, priority: int, except_threads: tuple[int, ...] = ()) -> bool:
     """:func:`raise_process_to_realtime` for ``node``'s process, logged either way."""
     reason = raise_process_to_realtime(priority, except_threads)
     if reason is None:
