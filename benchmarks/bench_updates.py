@@ -1,4 +1,4 @@
-"""TD3 gradient updates per second at the default sizes, three ways, in one run.
+"""TD3 gradient updates per second at the default sizes, four ways, in one run.
 
     .venv/bin/python benchmarks/bench_updates.py [--updates 600] [--threads 1 2]
                                                  [--repeats 3] [--profile] [--json F] [--quick]
@@ -6,7 +6,10 @@
 Rows, each at every thread count given:
 - fast: this project's TD3 as configured by default (td3.precision auto: bfloat16
   matmuls where the CPU has bfloat16 units; both critics in one batched product per
-  layer; actor-only backward in the actor step; fused Adam; foreach soft updates);
+  layer; gradients written out by hand (td3.backprop manual); fused Adam; foreach
+  soft updates);
+- autograd: the same with td3.backprop autograd (gradients through torch.autograd
+  under bfloat16 autocast instead of written out by hand);
 - float32: the same code with td3.precision float32;
 - reference: a plain PyTorch TD3 written here, the textbook update (two separate
   critic MLPs, two Adam optimisers, float32, a Python loop for the soft updates; it
@@ -135,10 +138,16 @@ def filled_buffer(obs_dim: int, act_dim: int, rows: int) -> ReplayBuffer:
     return buffer
 
 
+KINDS = ("fast", "autograd", "float32", "reference")
+
+
 def make_learner(kind: str, obs_dim: int, act_dim: int):
-    """fast (the default config), float32 (the project's code in float32) or reference."""
+    """fast (the default config), autograd (the same through torch.autograd), float32
+    (the project's code in float32) or reference."""
     if kind == "reference":
         return ReferenceTD3(obs_dim, act_dim, TD3Config(precision="float32"))
+    if kind == "autograd":
+        return TD3(obs_dim, act_dim, TD3Config(backprop="autograd"))
     return TD3(obs_dim, act_dim, TD3Config(precision="auto" if kind == "fast" else "float32"))
 
 
@@ -185,9 +194,9 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=600)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3,
-                        help="interleaved rounds of the three kinds; each row is the median")
+                        help="interleaved rounds of all kinds; each row is the median")
     parser.add_argument("--profile", action="store_true",
-                        help="also print where one update's time goes (fast and float32)")
+                        help="also print where one update's time goes (fast and autograd)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="tiny counts (a smoke test)")
     args = parser.parse_args()
@@ -212,17 +221,17 @@ def main() -> None:
         torch.set_num_threads(threads)
         peak = {torch.float32: matmul_gflops(torch.float32),
                 torch.bfloat16: matmul_gflops(torch.bfloat16)}
-        # Rounds of all three kinds, interleaved, and each kind's median: this virtual
+        # Rounds of all kinds, interleaved, and each kind's median: this virtual
         # machine's speed drifts within minutes, which would favour whichever kind ran
         # in a fast spell.
-        samples: dict[str, list[float]] = {kind: [] for kind in ("reference", "float32", "fast")}
+        samples: dict[str, list[float]] = {kind: [] for kind in reversed(KINDS)}
         for _ in range(args.repeats):
             for kind in samples:
                 samples[kind].append(updates_per_second(
                     obs_dim=obs_dim, act_dim=args.act_dim, kind=kind, **counts)["updates_per_s"])
         rates = {kind: float(np.median(values)) for kind, values in samples.items()}
-        for kind in ("fast", "float32", "reference"):
-            dtype = fast_dtype if kind == "fast" else torch.float32
+        for kind in KINDS:
+            dtype = fast_dtype if kind in ("fast", "autograd") else torch.float32
             achieved = rates[kind] * flops / 1e9
             row = {"threads": threads, "kind": kind, "updates_per_s": rates[kind],
                    "rounds": samples[kind],
@@ -237,7 +246,7 @@ def main() -> None:
                   f"{100 * row['fraction_of_matmul_rate']:.0f} % |")
     if args.profile:
         torch.set_num_threads(args.threads[0])
-        for kind in ("fast", "float32"):
+        for kind in ("fast", "autograd"):
             print(f"\nprofile, {kind}, {args.threads[0]} thread(s), 100 updates:")
             print(profile_one_kind(kind, obs_dim, args.act_dim))
     if args.json:

@@ -2,6 +2,7 @@
 (two-MLP) checkpoints still load."""
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -140,9 +141,9 @@ def test_old_two_mlp_state_dict_loads_with_identical_q_values():
 
 
 def old_layout_agent(config):
-    """A TD3 agent with the earlier two-MLP critic (its train() only calls the critic's
-    forward and q1_value, so it runs the earlier update)."""
-    agent = TD3(3, 2, config)
+    """A TD3 agent with the earlier two-MLP critic (its autograd train() only calls the
+    critic's forward and q1_value, so it runs the earlier update)."""
+    agent = TD3(3, 2, dataclasses.replace(config, backprop="autograd"))
     agent.critic = TwoMLPCritic(3, 2, config.critic_hidden)
     agent.critic_target = copy.deepcopy(agent.critic).requires_grad_(False)
     agent.critic_optimizer = adam(agent.critic.parameters(), config.lr_critic, agent.device)

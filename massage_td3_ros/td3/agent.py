@@ -3,9 +3,11 @@
 The update is the paper's; how it runs is tuned for CPUs: optional bfloat16 autocast of
 the matrix products (td3.precision), both critics in one batched product per layer
 (networks.Critic), the actor's backward pass computing the actor's gradients only, fused
-Adam, and the soft target update as one foreach lerp per network. Optional action
-smoothness terms in the actor loss (CAPS, Mysore et al. 2021; td3.smooth_*), off by
-default.
+Adam, the soft target update as one foreach lerp per network, and (td3.backprop:
+manual, the default) gradients written out by hand instead of autograd's
+(td3/gradients.py; the autograd form is kept, readable and checked against). Optional
+action smoothness terms in the actor loss (CAPS, Mysore et al. 2021; td3.smooth_*),
+off by default.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch.nn import functional
 
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.cpu import has_fast_bfloat16
+from massage_td3_ros.td3.gradients import backward, cast_layers, forward, set_grads
 from massage_td3_ros.td3.networks import Actor, Critic, convert_two_mlp_optimizer_state
 from massage_td3_ros.td3.replay_buffer import Batch
 
@@ -73,6 +76,12 @@ def target_action(actor_target: torch.nn.Module, next_obs: torch.Tensor,
     return (action + noise).clamp(-max_action, max_action)
 
 
+def both_heads(obs: torch.Tensor, action: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The critic's input for both stacked Q heads: ``[2, B, obs + act]`` in ``dtype``."""
+    obs_action = torch.cat([obs, action], dim=1).to(dtype)
+    return obs_action.unsqueeze(0).expand(2, *obs_action.shape)
+
+
 class TD3:
     """Actor, twin critics, their target copies and optimisers; knows nothing of envs."""
 
@@ -91,6 +100,9 @@ class TD3:
         self.matmul_dtype = matmul_dtype(cfg.precision, self.device)
         self.critic_updates = 0
         self.actor_updates = 0
+        # The target networks in the matmul dtype (manual backprop): they change only
+        # at the soft update, every policy_freq-th update, so they are cast only then.
+        self._cast_targets: tuple[list, list] | None = None
 
     def _matmuls(self):
         """Autocast of the forward passes to the matmul dtype (float32: nothing)."""
@@ -103,6 +115,25 @@ class TD3:
 
         Returns critic_loss and q_mean, plus actor_loss when the actor was updated.
         """
+        cfg = self.config
+        manual = cfg.backprop == "manual"
+        critic_loss, q1 = (self._critic_grads_manual if manual else self._critic_grads)(batch)
+        self.critic_optimizer.step()
+        self.critic_updates += 1
+        losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
+
+        if self.critic_updates % cfg.policy_freq == 0:
+            actor_loss = (self._actor_grads_manual if manual else self._actor_grads)(batch)
+            self.actor_optimizer.step()
+            self.actor_updates += 1
+            polyak_update(self.critic.parameters(), self.critic_target.parameters(), cfg.tau)
+            polyak_update(self.actor.parameters(), self.actor_target.parameters(), cfg.tau)
+            self._cast_targets = None
+            losses["actor_loss"] = actor_loss.item()
+        return losses
+
+    def _critic_grads(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autograd: the critics' gradients of the clipped double-Q loss; (loss, Q1)."""
         cfg = self.config
         with torch.no_grad(), self._matmuls():
             next_action = target_action(self.actor_target, batch.next_obs, cfg.policy_noise,
@@ -119,25 +150,83 @@ class TD3:
         critic_loss = functional.mse_loss(q1, target_q) + functional.mse_loss(q2, target_q)
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
-        self.critic_optimizer.step()
-        self.critic_updates += 1
-        losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
+        return critic_loss.detach(), q1.detach()
 
-        if self.critic_updates % cfg.policy_freq == 0:
-            with self._matmuls():
-                action = self.actor(batch.obs)
-                q_actor = self.critic.q1_value(batch.obs, action)
-            actor_loss = -q_actor.float().mean() + self._smoothness_loss(batch, action)
-            self.actor_optimizer.zero_grad(set_to_none=True)
-            # Gradients for the actor only: the critic's from this loss would be dropped
-            # (zero_grad before the next critic backward), so they are not computed.
-            actor_loss.backward(inputs=self.actor_params)
-            self.actor_optimizer.step()
-            self.actor_updates += 1
-            polyak_update(self.critic.parameters(), self.critic_target.parameters(), cfg.tau)
-            polyak_update(self.actor.parameters(), self.actor_target.parameters(), cfg.tau)
-            losses["actor_loss"] = actor_loss.item()
-        return losses
+    def _actor_grads(self, batch: Batch) -> torch.Tensor:
+        """Autograd: the actor's gradients of -Q1(s, pi(s)) (+ smoothness); the loss."""
+        with self._matmuls():
+            action = self.actor(batch.obs)
+            q_actor = self.critic.q1_value(batch.obs, action)
+        actor_loss = -q_actor.float().mean() + self._smoothness_loss(batch, action)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        # Gradients for the actor only: the critic's from this loss would be dropped
+        # (zero_grad before the next critic backward), so they are not computed.
+        actor_loss.backward(inputs=self.actor_params)
+        return actor_loss.detach()
+
+    @torch.no_grad()
+    def _critic_grads_manual(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_critic_grads` with the gradients written out (td3/gradients.py)."""
+        cfg, dtype = self.config, self.matmul_dtype
+        if self._cast_targets is None:
+            self._cast_targets = (cast_layers(list(self.actor_target.parameters()), dtype),
+                                  cast_layers(list(self.critic_target.parameters()), dtype))
+        target_actor, target_critic = self._cast_targets
+        next_action = target_action(
+            lambda obs: cfg.max_action * torch.tanh(forward(obs.to(dtype), target_actor)[-1]
+                                                    .float()),
+            batch.next_obs, cfg.policy_noise, cfg.noise_clip, cfg.max_action)
+        q_next = forward(both_heads(batch.next_obs, next_action, dtype), target_critic)[-1]
+        target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * torch.min(
+            q_next[0], q_next[1]).float()
+        critic = cast_layers(list(self.critic.parameters()), dtype)
+        outputs = forward(both_heads(batch.obs, batch.action, dtype), critic)
+        q = outputs[-1].float()                             # (2, B, 1): Q1 and Q2
+        error = q - target_q
+        critic_loss = error.square().mean(dim=(1, 2)).sum()  # MSE of Q1 + MSE of Q2
+        grads, _ = backward(outputs, critic, (error * (2.0 / error.shape[1])).to(dtype))
+        set_grads(list(self.critic.parameters()), grads)
+        return critic_loss, q[0]
+
+    @torch.no_grad()
+    def _actor_grads_manual(self, batch: Batch) -> torch.Tensor:
+        """:meth:`_actor_grads` with the gradients written out: back through Q1 to the
+        action, through tanh, then through the actor. The smoothness terms' extra
+        observations (s', noisy s) go through the actor in the same pass as s."""
+        cfg, dtype = self.config, self.matmul_dtype
+        rows = batch.obs.shape[0]
+        observations = [batch.obs]
+        if cfg.smooth_temporal > 0.0:
+            observations.append(batch.next_obs)
+        if cfg.smooth_spatial > 0.0:
+            observations.append(batch.obs + cfg.smooth_sigma * torch.randn_like(batch.obs))
+        actor = cast_layers(self.actor_params, dtype)
+        actor_outputs = forward(torch.cat(observations).to(dtype), actor)
+        squashed = torch.tanh(actor_outputs[-1].float())
+        actions = cfg.max_action * squashed
+        q1_layers = cast_layers([param[:1] for param in self.critic.parameters()], dtype)
+        q1_outputs = forward(torch.cat([batch.obs, actions[:rows]], dim=1).to(dtype)
+                             .unsqueeze(0), q1_layers)
+        actor_loss = -q1_outputs[-1].float().mean()
+        _, input_grad = backward(q1_outputs, q1_layers,
+                                 torch.full_like(q1_outputs[-1], -1.0 / rows),
+                                 param_grads=False, input_grad=True)
+        action_grads = torch.zeros_like(actions)
+        action_grads[:rows] = input_grad[0, :, self.obs_dim:]
+        weights = [weight for weight in (cfg.smooth_temporal, cfg.smooth_spatial) if weight > 0]
+        for k, weight in enumerate(weights, start=1):
+            other = slice(k * rows, (k + 1) * rows)
+            difference = actions[:rows] - actions[other]
+            norm = torch.linalg.vector_norm(difference, dim=1, keepdim=True)
+            actor_loss = actor_loss + weight * norm.mean()
+            # d|a - b| / da = (a - b) / |a - b|, and 0 where a == b (as autograd's).
+            grad = torch.where(norm > 0, difference / norm.clamp_min(1e-30), 0.0) * (weight / rows)
+            action_grads[:rows] += grad
+            action_grads[other] -= grad
+        output_grad = action_grads * cfg.max_action * (1.0 - squashed * squashed)
+        grads, _ = backward(actor_outputs, actor, output_grad.to(dtype))
+        set_grads(self.actor_params, grads)
+        return actor_loss
 
     def _smoothness_loss(self, batch: Batch, action: torch.Tensor) -> torch.Tensor | float:
         """CAPS's temporal and spatial terms (0.0 when both weights are 0)."""
@@ -191,3 +280,4 @@ class TD3:
                 group.update(kernel)
         self.critic_updates = int(state["critic_updates"])
         self.actor_updates = int(state["actor_updates"])
+        self._cast_targets = None

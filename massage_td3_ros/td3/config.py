@@ -42,6 +42,11 @@ class TD3Config:
         "state, losses and targets stay float32), float32, or auto: bfloat16 on a CPU "
         "with bfloat16 matrix units (AMX or AVX-512 bf16), else float32.",
         choices=("auto", "bfloat16", "float32"))
+    backprop: str = param(
+        "manual", "How the update's gradients are computed: manual (written out for the "
+        "networks' ReLU layers, td3/gradients.py: no autograd graph, each weight cast "
+        "once per pass) or autograd (the same maths through torch.autograd).",
+        choices=("manual", "autograd"))
     # 1 by default: on 2 cores torch's own pool fights the sim process for the cores
     # (measured: 30 ms instead of 9 ms per agent step).
     torch_threads: int = param(1, "torch.set_num_threads (0: leave torch's default).", 0, 256)
