@@ -1,0 +1,135 @@
+"""How well could any controller track the pressure on the held-out people? A diagnostic.
+
+A one-step oracle: before every step it tries each of a set of depth changes along the
+surface normal on a saved copy of the simulation (PyBullet's in-memory saveState plus
+the env's own step state), and takes the one whose next force lands closest to the next
+target. It knows the exact physics one step ahead, which no real controller does, and
+looks no further, which a planner could; so its error says how much of the tracking
+error comes from the simulated contact itself (force ripple as the tool crosses the
+body's contact surfaces, the arm's response lag) rather than from a controller's
+knowledge. Issue 14's goal asks TD3 for 0.6x the best baseline's RMS error; if this
+oracle cannot reach that, feedback or learning on the same observation will not either.
+
+Each trial step is undone exactly or the script says so: after the real step, the
+force is compared with the chosen trial's, and the largest difference is printed.
+
+    .venv/bin/python benchmarks/force_floor.py [--cases 0 1 ...] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+
+import numpy as np
+import pybullet as pb
+
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.force_control import PREVIEW_GAINS
+from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.evaluation.controllers import PreviewPidController
+from massage_td3_ros.evaluation.evaluate import (DETAIL_METRICS, METRICS, evaluate_cases,
+                                                 markdown_table)
+from massage_td3_ros.evaluation.suites import heldout_episodes
+from massage_td3_ros.td3.cpu import cpu_info
+
+# Depth changes tried each step [mm] (positive: deeper), within one step's reach (4 mm).
+DEPTH_STEPS_MM = (-4.0, -3.0, -2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0,
+                  3.0, 4.0)
+# The env attributes a step changes (besides the simulation and metrics).
+COLUMNS = (*METRICS[2:5], ("terminated_episodes", "over-force episodes", "{:.0f}"),
+           *DETAIL_METRICS)
+STEP_STATE = ("_step", "target_force_n", "_correction", "_cmd_target", "_force_n",
+              "_last_action", "_visited", "_terminated")
+
+
+class OneStepOracle:
+    """Tries every depth change on a copy of the world; keeps the best next force."""
+
+    name = "one-step oracle"
+
+    def __init__(self) -> None:
+        self.max_replay_error_n = 0.0
+        self.trials = 0
+        self._expected: float | None = None
+
+    def reset(self, env) -> None:
+        self._expected = None
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        if self._expected is not None:  # the real step just taken: was it the trial's?
+            error = abs(env._force_n - self._expected)
+            self.max_replay_error_n = max(self.max_replay_error_n, error)
+        normal = env.path_reference().normal
+        correction = env.correction_m
+        target_next = float(env._targets[min(env._step + 1, len(env._targets) - 1)])
+        best, best_score, best_force = None, np.inf, None
+        saved = pb.saveState(physicsClientId=env.client)
+        state = {name: copy.deepcopy(getattr(env, name)) for name in STEP_STATE}
+        metrics = copy.deepcopy(env.metrics)
+        try:
+            for step_mm in DEPTH_STEPS_MM:
+                action = env.action_toward(correction - normal * step_mm / 1000.0)
+                _, _, terminated, _, info = env.step(action)
+                force = info["force_n"]
+                score = np.inf if info.get("over_force") else abs(force - target_next)
+                if score < best_score:
+                    best, best_score, best_force = action, score, force
+                self.trials += 1
+                pb.restoreState(saved, physicsClientId=env.client)
+                for name, value in state.items():
+                    setattr(env, name, copy.deepcopy(value))
+                env.metrics = copy.deepcopy(metrics)
+        finally:
+            pb.removeState(saved, physicsClientId=env.client)
+        if best is None:  # every trial over-forced: back off as far as one step goes
+            best = env.action_toward(correction + normal * 0.004)
+        self._expected = best_force
+        return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, nargs="*", default=None,
+                        help="held-out case indices (default: all)")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    config = EnvConfig()
+    cases = heldout_episodes(config)
+    if args.cases:
+        cases = [cases[i] for i in args.cases]
+    env = MassageEnv(config)
+    print(f"{cpu_info()['model']}; {len(cases)} held-out episodes; "
+          f"{len(DEPTH_STEPS_MM)} depth changes tried per step\n", flush=True)
+    rows, results = [], {}
+    for controller in (PreviewPidController(**PREVIEW_GAINS), OneStepOracle()):
+        start = time.perf_counter()
+        result = evaluate_cases(controller, cases, env=env, keep_traces=False)
+        seconds = time.perf_counter() - start
+        rows.append((controller.name, result["aggregate"]))
+        results[controller.name] = {"aggregate": result["aggregate"],
+                                    "by_region": result["by_region"],
+                                    "by_profile": result["by_profile"], "seconds": seconds}
+        if isinstance(controller, OneStepOracle):
+            results[controller.name]["max_replay_error_n"] = controller.max_replay_error_n
+            print(f"oracle: {controller.trials} trial steps in {seconds:.0f} s; largest "
+                  f"difference between a chosen trial's force and the real step's: "
+                  f"{controller.max_replay_error_n:.2e} N\n", flush=True)
+    env.close()
+    print(markdown_table(rows, COLUMNS))
+    for name in results:
+        print(f"\n{name}, by tissue region:")
+        print(markdown_table(sorted(results[name]["by_region"].items()), METRICS[2:4],
+                             "region"))
+        print(f"\n{name}, by pressure profile:")
+        print(markdown_table(sorted(results[name]["by_profile"].items()), COLUMNS, "profile"))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"cpu": cpu_info()["model"], "depth_steps_mm": DEPTH_STEPS_MM,
+                       "results": results}, handle, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()
