@@ -28,3 +28,15 @@ def ros_context():
         yield context
     finally:
         context.try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: torch's threads only add contention on a shared machine. Modules
+    use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,13 +14,7 @@ from massage_td3_ros.td3.agent import TD3, adam
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.networks import Critic, convert_two_mlp_state, mlp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TwoMLPCritic(nn.Module):

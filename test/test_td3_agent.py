@@ -12,14 +12,7 @@ from massage_td3_ros.td3.networks import Actor, Critic
 from massage_td3_ros.td3.policy import Policy
 from massage_td3_ros.td3.replay_buffer import Batch
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: threads only add contention on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=8)

@@ -11,13 +11,7 @@ from massage_td3_ros.td3.gradients import backward, cast_layers, forward
 from massage_td3_ros.td3.networks import Actor, Critic
 from massage_td3_ros.td3.replay_buffer import Batch
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batches(count, size=32, obs_dim=5, act_dim=2, seed=0):
