@@ -1,0 +1,52 @@
+"""benchmarks/force_floor.py's one-step oracle: its trial steps leave no trace, and the
+step it then takes is the one it tried (what its figures rest on)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.evaluation.suites import heldout_episodes
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "force_floor.py"
+
+
+@pytest.fixture(scope="module")
+def force_floor():
+    spec = importlib.util.spec_from_file_location("force_floor", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def world(env):
+    """What a trial step could leave behind: joints, the env's step state, metrics."""
+    q, qd, _ = env.scene.arm.joint_state()
+    return (q.copy(), qd.copy(), env._step, env._force_n, env.correction_m,
+            env._cmd_target.copy(), env._last_action.copy(), env.metrics.summary()["steps"])
+
+
+def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_floor):
+    config = EnvConfig()
+    case = heldout_episodes(config)[0]
+    env = MassageEnv(config)
+    try:
+        obs, _ = env.reset(seed=case.seed, options=dict(case.options))
+        for _ in range(20):  # into contact first
+            obs, *_ = env.step(np.zeros(3))
+        oracle = force_floor.OneStepOracle()
+        oracle.reset(env)
+        for _ in range(5):
+            before = world(env)
+            action = oracle.act(obs, env)
+            after = world(env)
+            for a, b in zip(before, after, strict=True):
+                np.testing.assert_array_equal(a, b)
+            obs, _, _, _, info = env.step(action)
+            assert info["force_n"] == oracle._expected  # exactly what the trial saw
+        assert oracle.trials >= 5 * len(force_floor.DEPTH_STEPS_MM)
+    finally:
+        env.close()
