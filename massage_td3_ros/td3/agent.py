@@ -82,6 +82,14 @@ def both_heads(obs: torch.Tensor, action: torch.Tensor, dtype: torch.dtype) -> t
     return obs_action.unsqueeze(0).expand(2, *obs_action.shape)
 
 
+def squashed_action(obs: torch.Tensor, actor_layers, dtype: torch.dtype
+                    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Actor.forward without max_action, from cast layers: (every layer's output, tanh of
+    the last in float32)."""
+    outputs = forward(obs.to(dtype), actor_layers)
+    return outputs, torch.tanh(outputs[-1].float())
+
+
 class TD3:
     """Actor, twin critics, their target copies and optimisers; knows nothing of envs."""
 
@@ -173,8 +181,7 @@ class TD3:
                                   cast_layers(list(self.critic_target.parameters()), dtype))
         target_actor, target_critic = self._cast_targets
         next_action = target_action(
-            lambda obs: cfg.max_action * torch.tanh(forward(obs.to(dtype), target_actor)[-1]
-                                                    .float()),
+            lambda obs: cfg.max_action * squashed_action(obs, target_actor, dtype)[1],
             batch.next_obs, cfg.policy_noise, cfg.noise_clip, cfg.max_action)
         q_next = forward(both_heads(batch.next_obs, next_action, dtype), target_critic)[-1]
         target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * torch.min(
@@ -201,8 +208,7 @@ class TD3:
         if cfg.smooth_spatial > 0.0:
             observations.append(batch.obs + cfg.smooth_sigma * torch.randn_like(batch.obs))
         actor = cast_layers(self.actor_params, dtype)
-        actor_outputs = forward(torch.cat(observations).to(dtype), actor)
-        squashed = torch.tanh(actor_outputs[-1].float())
+        actor_outputs, squashed = squashed_action(torch.cat(observations), actor, dtype)
         actions = cfg.max_action * squashed
         q1_layers = cast_layers([param[:1] for param in self.critic.parameters()], dtype)
         q1_outputs = forward(torch.cat([batch.obs, actions[:rows]], dim=1).to(dtype)
