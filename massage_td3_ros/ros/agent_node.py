@@ -52,6 +52,7 @@ from massage_td3_ros.ros.state_message import (
 )
 from massage_td3_ros.td3.checkpoint import NonFiniteError, checkpoint_path
 from massage_td3_ros.training.config import run_folder
+from massage_td3_ros.training.learner_process import LearnerProcessError
 from massage_td3_ros.training.session import Session
 
 LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
@@ -93,7 +94,8 @@ class TD3AgentNode(PackageNode):
         self.session = Session(
             self.codec.obs_dim, ACT_DIM, groups["td3"], groups["exploration"], self.train_cfg,
             self.run_dir, obs_labels=list(OBS_LAYOUT), mode=self.agent_cfg.mode,
-            checkpoint=checkpoint)
+            checkpoint=checkpoint, learner_process=(self.agent_cfg.learner_process
+                                                    and not self.agent_cfg.background_updates))
         self._resumed = checkpoint is not None or self.session.env_steps > 0
         self.finished = Future()           # done when the budget is reached
         self.bad_states = 0
@@ -145,9 +147,10 @@ class TD3AgentNode(PackageNode):
         if self.agent_cfg.mode == "eval":
             budget = f"evaluating {checkpoint} for {self.agent_cfg.eval_episodes} episodes"
         else:
+            where = ("on a worker thread" if self._worker else "in a learner process"
+                     if self.agent_cfg.learner_process else "inline")
             budget = (f"starting at env step {self.session.env_steps} of "
-                      f"{self.train_cfg.total_steps}, updates "
-                      f"{'in the background' if self._worker else 'inline'}")
+                      f"{self.train_cfg.total_steps}, updates {where}")
         self.get_logger().info(f"mode {self.agent_cfg.mode}, output folder {self.run_dir}, "
                                f"{budget}")
 
@@ -223,7 +226,7 @@ class TD3AgentNode(PackageNode):
             else:
                 try:
                     self.session.update()
-                except NonFiniteError as error:
+                except (NonFiniteError, LearnerProcessError) as error:
                     self._stop_on(error)  # as with background updates
                     return
                 self._publish_losses()

@@ -69,6 +69,17 @@ class Policy:
         with self._lock, torch.no_grad():
             return self.actor(obs_t.unsqueeze(0))[0].cpu().numpy()
 
+    def refresh_from_vector(self, vector: torch.Tensor) -> None:
+        """Copy weights from one flat vector (``parameters_to_vector`` order: another
+        process's actor); the vector is not kept."""
+        with self._lock, torch.no_grad():
+            offset = 0
+            for param in self.actor.parameters():
+                param.copy_(vector[offset:offset + param.numel()].view_as(param))
+                offset += param.numel()
+            if offset != vector.numel():
+                raise ValueError(f"{vector.numel()} weights for an actor of {offset}")
+
     def refresh(self, actor: Actor) -> None:
         """Copy ``actor``'s weights (the online actor, after an update) into this copy."""
         with self._lock, torch.no_grad():

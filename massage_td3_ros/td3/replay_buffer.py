@@ -45,8 +45,11 @@ class ReplayBuffer:
     """Uniform replay over the last ``capacity`` transitions; O(1) insert."""
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int,
-                 rng: np.random.Generator | None = None, device: str | torch.device = "cpu"
-                 ) -> None:
+                 rng: np.random.Generator | None = None, device: str | torch.device = "cpu",
+                 storage: dict[str, np.ndarray] | None = None) -> None:
+        """``storage``: arrays to hold the transitions in (each field's, shaped as
+        :meth:`shapes` says, float32), e.g. shared memory a learner process reads;
+        else the buffer allocates its own."""
         if capacity < 1:
             raise ValueError(f"replay buffer capacity must be >= 1, got {capacity}")
         need = required_bytes(capacity, obs_dim, act_dim)
@@ -60,16 +63,35 @@ class ReplayBuffer:
         self.act_dim = int(act_dim)
         self.device = torch.device(device)
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.action = np.zeros((capacity, act_dim), dtype=np.float32)
-        self.reward = np.zeros((capacity, 1), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.terminated = np.zeros((capacity, 1), dtype=np.float32)
+        for name, shape in self.shapes(capacity, obs_dim, act_dim).items():
+            if storage is None:
+                array = np.zeros(shape, dtype=np.float32)
+            else:
+                array = storage[name]
+                if array.shape != shape or array.dtype != np.float32:
+                    raise ValueError(f"storage for {name}: {array.dtype} {array.shape}, "
+                                     f"expected float32 {shape}")
+            setattr(self, name, array)
         self.ptr = 0    # index the next transition goes to
         self.size = 0   # transitions held
 
+    @staticmethod
+    def shapes(capacity: int, obs_dim: int, act_dim: int) -> dict[str, tuple[int, int]]:
+        """Each field's array shape, in storage order."""
+        widths = {"obs": obs_dim, "action": act_dim, "reward": 1, "next_obs": obs_dim,
+                  "terminated": 1}
+        return {name: (int(capacity), int(widths[name])) for name in _FIELDS}
+
     def __len__(self) -> int:
         return self.size
+
+    def own_storage(self) -> None:
+        """From now on hold the transitions in arrays of its own (the storage it was
+        given may then be freed)."""
+        for name, shape in self.shapes(self.capacity, self.obs_dim, self.act_dim).items():
+            array = np.zeros(shape, dtype=np.float32)
+            array[:self.size] = getattr(self, name)[:self.size]
+            setattr(self, name, array)
 
     @property
     def nbytes(self) -> int:
@@ -88,11 +110,20 @@ class ReplayBuffer:
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int) -> Batch:
-        """``batch_size`` transitions drawn uniformly with replacement."""
+    def sample(self, batch_size: int, avoid_next: bool = False) -> Batch:
+        """``batch_size`` transitions drawn uniformly with replacement.
+
+        ``avoid_next``: never the slot the next ``add`` overwrites (when the ring is full),
+        so a reader in another process never meets a transition being written there.
+        """
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        idx = self.rng.integers(0, self.size, size=batch_size)
+        if avoid_next and self.size == self.capacity and self.capacity > 1:
+            # The capacity - 1 slots after ptr, in ring order.
+            idx = (self.ptr + 1 + self.rng.integers(0, self.capacity - 1, size=batch_size)
+                   ) % self.capacity
+        else:
+            idx = self.rng.integers(0, self.size, size=batch_size)
         return Batch(*(torch.from_numpy(getattr(self, name)[idx]).to(self.device)
                        for name in _FIELDS))
 

@@ -72,8 +72,7 @@ class OnlineLearner:
                                        self.td3_cfg.max_action, np.random.default_rng(seeds[1]))
         self.buffer = None
         if self.learns:
-            self.buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, self.act_dim,
-                                       np.random.default_rng(seeds[2]), self.agent.device)
+            self.buffer = self._make_buffer(cfg.buffer_size, np.random.default_rng(seeds[2]))
             LOG.info("replay buffer: %d transitions, %.1f MB", cfg.buffer_size,
                      self.buffer.nbytes / 1e6)
         self.policy = Policy(self.agent.actor, self.td3_cfg) if self.learns else policy
@@ -149,7 +148,20 @@ class OnlineLearner:
                     and len(self.buffer) >= self.td3_cfg.batch_size):
                 self.updates_due += self.train_cfg.updates_per_step
 
+    def _make_buffer(self, capacity: int, rng: np.random.Generator) -> ReplayBuffer:
+        return ReplayBuffer(capacity, self.obs_dim, self.act_dim, rng, self.agent.device)
+
     # ---------------------------------------------------------------- learning
+    def run_updates(self) -> Iterator[tuple[int, dict[str, float]]]:
+        """Run the gradient updates now due; yields (update number, its losses) as each
+        finishes."""
+        while (losses := self.update_once()) is not None:
+            yield self.updates, losses
+
+    def drain(self) -> Iterator[tuple[int, dict[str, float]]]:
+        """Updates that started but whose losses were not yielded yet (none, inline)."""
+        yield from ()
+
     def update_once(self) -> dict[str, float] | None:
         """One gradient update if one is due (its losses), else None."""
         if not self.learns:
@@ -163,10 +175,10 @@ class OnlineLearner:
             if self.failure is not None:
                 raise NonFiniteError(self.failure)
             losses = self.agent.train(batch)
-            bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
-            if bad:  # before the acting copy takes the weights
-                self._fail(f"non-finite {', '.join(f'{k} ({v})' for k, v in bad.items())} at "
-                           f"gradient update {self.updates + 1} (env step {self.env_steps})")
+            failure = losses_failure(losses, f"gradient update {self.updates + 1} "
+                                             f"(env step {self.env_steps})")
+            if failure is not None:  # before the acting copy takes the weights
+                self._fail(failure)
             if "actor_loss" in losses:
                 self.policy.refresh(self.agent.actor)
         with self._buffer_lock:
@@ -187,6 +199,9 @@ class OnlineLearner:
                 "buffer_rng": None if self.buffer is None else self.buffer.rng.bit_generator.state,
                 "exploration": self.exploration.get_state()}
 
+    def close(self) -> None:
+        """Release what the learner holds outside this object (nothing, here)."""
+
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore what ``get_state`` returned (inside ``locked``)."""
         self.env_steps, self.updates = int(state["env_steps"]), int(state["updates"])
@@ -195,6 +210,14 @@ class OnlineLearner:
         if self.buffer is not None and state["buffer_rng"] is not None:
             self.buffer.rng.bit_generator.state = state["buffer_rng"]
         self.exploration.set_state(state["exploration"])
+
+
+def losses_failure(losses: dict[str, float], where: str) -> str | None:
+    """What is wrong with an update's losses (a NaN or an infinity), or None."""
+    bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
+    if not bad:
+        return None
+    return f"non-finite {', '.join(f'{k} ({v})' for k, v in bad.items())} at {where}"
 
 
 def _check_finite(state: StepState, obs: np.ndarray) -> None:
@@ -212,4 +235,4 @@ def _check_finite(state: StepState, obs: np.ndarray) -> None:
                          "to learn from it")
 
 
-__all__ = ["OnlineLearner", "Reply"]
+__all__ = ["OnlineLearner", "Reply", "losses_failure"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +78,15 @@ class Session:
                  obs_labels: Sequence | Mapping | None = None, mode: str = "train",
                  checkpoint: str | Path | None = None, band_n: float | None = None,
                  action_meta: Mapping[str, Any] | None = None,
-                 control_dt_s: float | None = None) -> None:
+                 control_dt_s: float | None = None, learner_process: bool = False) -> None:
         """``mode`` train: learn (from ``checkpoint``, else the run folder's latest when
         ``train.resume``); eval: act with ``checkpoint``'s policy and only score
         episodes. ``band_n``: force band half-width for the figures. ``action_meta``:
         how the env reads actions, stored in checkpoints so an evaluation can refuse an
         env that reads them differently. ``control_dt_s``: the env's control period,
-        for the episode metrics measured in time (overshoot, step error, force rate)."""
+        for the episode metrics measured in time (overshoot, step error, force rate).
+        ``learner_process``: train mode runs the gradient updates in a child process
+        (training.learner_process; ``close()`` stops it)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -107,8 +109,13 @@ class Session:
                 start = latest
         else:
             policy = self._policy_to_evaluate(start, int(obs_dim), int(act_dim))
-        self.learner = OnlineLearner(obs_dim, act_dim, self.td3_cfg, self.exploration_cfg,
-                                     cfg, policy)
+        if mode == "train" and learner_process:
+            from massage_td3_ros.training.learner_process import ProcessLearner
+            self.learner = ProcessLearner(obs_dim, act_dim, self.td3_cfg,
+                                          self.exploration_cfg, cfg)
+        else:
+            self.learner = OnlineLearner(obs_dim, act_dim, self.td3_cfg,
+                                         self.exploration_cfg, cfg, policy)
         # Counters and evaluation schedule (checkpointed with the learner's).
         self.episodes = 0        # finished training episodes
         self.eval_episodes = 0   # finished deterministic evaluation episodes
@@ -130,13 +137,17 @@ class Session:
         self._trace: dict[str, list[float]] = {}
         self.last_trace: dict[str, list[float]] = {}
         self.last_summary: dict[str, float] = {}   # metrics of the last whole episode
-        self.logger = RunLogger(self.run_dir, tensorboard=cfg.log_tensorboard)
-        if mode == "train" and start is not None:
-            self.load_checkpoint(start)
-        elif mode == "train" and cfg.resume:
-            # Nothing to resume from: rows in the folder's logs are of a run that stopped
-            # before its first checkpoint, and this one does that work again.
-            self.logger.keep_rows(dict.fromkeys(self.logger.row_counts(), 0))
+        try:
+            self.logger = RunLogger(self.run_dir, tensorboard=cfg.log_tensorboard)
+            if mode == "train" and start is not None:
+                self.load_checkpoint(start)
+            elif mode == "train" and cfg.resume:
+                # Nothing to resume from: rows in the folder's logs are of a run that
+                # stopped before its first checkpoint, and this one does that work again.
+                self.logger.keep_rows(dict.fromkeys(self.logger.row_counts(), 0))
+        except BaseException:
+            self.learner.close()   # a learner process would outlive the failed start
+            raise
 
     def _policy_to_evaluate(self, checkpoint: Path | None, obs_dim: int, act_dim: int
                             ) -> Policy:
@@ -178,14 +189,18 @@ class Session:
 
     def update(self) -> int:
         """Run the gradient updates now due; returns how many ran (0 in eval mode)."""
+        return self._account(self.learner.run_updates())
+
+    def _account(self, finished: Iterable[tuple[int, dict[str, float]]]) -> int:
+        """Add finished updates' losses to the averages the loss log shows; how many."""
         done = 0
-        while (losses := self.learner.update_once()) is not None:
+        for number, losses in finished:
             done += 1
             for name, value in losses.items():
                 self._loss_sums[name] = self._loss_sums.get(name, 0.0) + value
                 self._loss_counts[name] = self._loss_counts.get(name, 0) + 1
-            if self.learner.updates % self.train_cfg.log_every_updates == 0:
-                self._log_losses()
+            if number % self.train_cfg.log_every_updates == 0:
+                self._log_losses(number)
         return done
 
     @property
@@ -262,8 +277,9 @@ class Session:
         if self._checkpoint_due:
             self.save_checkpoint("latest")
 
-    def _log_losses(self) -> None:
-        row = {"updates": self.learner.updates, "env_steps": self.env_steps}
+    def _log_losses(self, updates: int | None = None) -> None:
+        row = {"updates": self.learner.updates if updates is None else updates,
+               "env_steps": self.env_steps}
         row.update({name: total / self._loss_counts[name]
                     for name, total in self._loss_sums.items()})
         self._loss_sums, self._loss_counts = {}, {}
@@ -380,6 +396,8 @@ class Session:
         error is logged; the one that stopped training is the caller's to report); one
         found only now, in the weights, raises NonFiniteError once logs are flushed."""
         try:
+            if self.learner.failure is None:
+                self._account(self.learner.drain())   # updates still running elsewhere
             if self._loss_sums:  # before the checkpoints, which count the logged rows
                 self._log_losses()
             if self.mode == "train" and final_checkpoint:
@@ -390,6 +408,7 @@ class Session:
                     self.save_checkpoint("final")
                     self.save_checkpoint("latest")
         finally:
+            self.learner.close()
             self.write_plots()
             self.logger.close()
 

@@ -87,12 +87,14 @@ def run_loop(env: gym.Env, session: Session, total_steps: int, seed: int,
 
 
 def train(config: Config, steps: int | None = None, seed: int | None = None,
-          out: str | Path | None = None, env_id: str = MASSAGE_ENV_ID) -> Path:
+          out: str | Path | None = None, env_id: str = MASSAGE_ENV_ID,
+          learner_process: bool = False) -> Path:
     """Train TD3 on ``env_id`` in this process; returns the run folder.
 
     ``steps``/``seed`` override ``config.train.total_steps``/``seed``; ``out`` is the
     run folder (default: ``training.config.run_folder``). A folder with a ``latest``
-    checkpoint resumes from it (unless ``train.resume`` is false).
+    checkpoint resumes from it (unless ``train.resume`` is false). ``learner_process``:
+    the gradient updates run in a child process (training.learner_process).
     """
     overrides = {}
     if steps is not None:
@@ -112,7 +114,8 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
                           run_dir, obs_labels=observation_layout(env),
                           band_n=config.env.force_band_n if massage else None,
                           action_meta=action_meta(config.env) if massage else None,
-                          control_dt_s=config.env.control_dt_s if massage else None)
+                          control_dt_s=config.env.control_dt_s if massage else None,
+                          learner_process=learner_process)
         LOG.info("training %s for %d steps in %s (starting at step %d)", env_id,
                  train_cfg.total_steps, run_dir, session.env_steps)
         try:
