@@ -190,8 +190,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def ros_run(config: Config, warmup: int, steps: int, with_agent: bool,
-            background: bool = False, sim_mode: str = "lockstep") -> dict[str, float]:
-    """Steps/s (and latencies) of sim + agent processes, measured by the probe."""
+            background: bool = False, sim_mode: str = "lockstep",
+            learner_process: bool = True) -> dict[str, float]:
+    """Steps/s (and latencies) of sim + agent processes, measured by the probe.
+
+    The agent's updates run in its learner process (the default), on a worker thread
+    (``background``), or inline (neither)."""
     with tempfile.TemporaryDirectory() as folder:
         params = Path(folder) / "bench.yaml"
         params.write_text(yaml.safe_dump(config_to_dict(config)))
@@ -202,7 +206,8 @@ def ros_run(config: Config, warmup: int, steps: int, with_agent: bool,
             probe.wait_for_sim()
             if with_agent:
                 processes.append(_start("agent_node", params, {
-                    "agent.run_folder": folder, "agent.background_updates": background}))
+                    "agent.run_folder": folder, "agent.background_updates": background,
+                    "agent.learner_process": learner_process}))
             if with_agent and sim_mode == "realtime":
                 # A realtime sim steps (holding the tool) while the agent starts up:
                 # count from the first action the probe sees. (Lock-step waits for it.)
@@ -274,26 +279,32 @@ def main() -> int:
     cases = lockstep(warmup, steps)
     background = ros_case(bench_config(1.0, warmup, steps), warmup, steps, with_agent=True,
                           background=True)
+    inline = ros_case(bench_config(1.0, warmup, steps), warmup, steps, with_agent=True,
+                      learner_process=False)
     trip = round_trip(warmup, steps)
     # Updates start once a batch (256) is stored: measure after 300 steps.
     rt_steps, rt_warmup = (steps, warmup) if args.quick else (240, 300)
     realtime = {label: ros_case(bench_config(updates, rt_warmup, rt_steps), rt_warmup,
-                                rt_steps, with_agent=True, background=in_background,
-                                sim_mode="realtime")
-                for label, updates, in_background in (("inline", 1.0, False),
-                                                   ("background", 1.0, True),
-                                                   ("inline, 3 upd", 3.0, False),
-                                                   ("background, 3 upd", 3.0, True))}
+                                rt_steps, with_agent=True, background=where == "background",
+                                sim_mode="realtime", learner_process=where == "process")
+                for label, updates, where in (("inline", 1.0, "inline"),
+                                              ("background", 1.0, "background"),
+                                              ("learner process", 1.0, "process"),
+                                              ("inline, 3 upd", 3.0, "inline"),
+                                              ("background, 3 upd", 3.0, "background"),
+                                              ("process, 3 upd", 3.0, "process"))}
 
     print(f"\nlock-step steps/s, {steps} steps after {warmup} (2 processes over "
-          f"DDS on loopback, torch_threads=1, networks {Config().td3.actor_hidden})")
+          f"DDS on loopback, torch_threads=1, networks {Config().td3.actor_hidden}; "
+          "the agent's updates in its learner process unless the row says otherwise)")
     print(f"{'case':<16}{'in-process':>12}{'ROS':>10}{'ROS/in-proc':>13}"
           f"{'state->action p50/p99 ms':>28}")
     for label, (local, ros) in cases.items():
         print(f"{label:<16}{local:>12.1f}{ros['rate']:>10.1f}{ros['rate'] / local:>13.2f}"
               f"{ros['p50_ms']:>20.2f} / {ros['p99_ms']:.2f}")
-    print(f"{'1 update, bg':<16}{'':>12}{background['rate']:>10.1f}{'':>13}"
-          f"{background['p50_ms']:>20.2f} / {background['p99_ms']:.2f}")
+    for label, result in (("1 update, inline", inline), ("1 update, bg", background)):
+        print(f"{label:<16}{'':>12}{result['rate']:>10.1f}{'':>13}"
+              f"{result['p50_ms']:>20.2f} / {result['p99_ms']:.2f}")
     print(f"sim round trip (action -> next state, no agent): p50 "
           f"{trip['p50_ms']:.2f} ms, p99 {trip['p99_ms']:.2f} ms, "
           f"{trip['rate']:.0f} steps/s")
