@@ -90,9 +90,9 @@ class AgentNodeConfig:
         "does not depend on training (use with the sim's realtime mode).")
     learner_process: bool = param(
         True, "Train mode: run the gradient updates in a learner process, overlapped with "
-        "the sim step and the DDS round trip (one step of lag: the action for a state "
-        "comes from the weights before the previous state's updates). False: on the "
-        "node's thread. agent.background_updates takes precedence (a worker thread).")
+        "the sim step and the DDS round trip (the acting weights lag two states' "
+        "updates). False: on the node's thread. agent.background_updates takes "
+        "precedence (a worker thread).")
     realtime_priority: int = param(
         0, "Linux SCHED_FIFO priority of the node's threads (the state-to-action path), "
         "as massage_bridge's bridge.realtime_priority; the update thread stays at normal "

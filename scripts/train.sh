@@ -14,22 +14,49 @@ echo "[train] training through ROS 2 into $run (figures: $run/figures)"
 # launch keeps the nodes on loopback with a run-unique ROS_DOMAIN_ID unless one is set.
 "$cli" launch --out "$run" "$@"
 
+# The evaluations and the GIF are independent of each other: two at a time, one per
+# core. Each one's output goes to $run/logs/<name>.txt and is printed, in order, at
+# the end; the job fails if any of them failed.
+mkdir -p "$run/logs"
+names=()
+background() {  # name, then the massage-td3 command line
+  local name=$1
+  shift
+  while (( $(jobs -rp | wc -l) >= 2 )); do wait -n || true; done
+  ( status=0; "$cli" "$@" > "$run/logs/$name.txt" 2>&1 || status=$?
+    echo "$status" > "$run/logs/$name.status" ) &
+  names+=("$name")
+}
+
 # The final policy is the one the default budget was chosen for (README, Results);
 # `best` (highest training-time evaluation return) is scored too.
 final="$run/checkpoints/final.pt"
 echo "[train] evaluating $final on the held-out people against the baselines"
 # The held-out suite: 24 people and pressure profiles training never met (docs/heldout.md).
+background td3 eval --suite heldout --checkpoint "$final" --json "$run/eval-td3.json"
 for controller in path pid pid-train pid-preview; do
-  "$cli" eval --suite heldout --controller "$controller" --json "$run/eval-$controller.json"
+  background "$controller" eval --suite heldout --controller "$controller" \
+    --json "$run/eval-$controller.json"
 done
-"$cli" eval --suite heldout --checkpoint "$final" --json "$run/eval-td3.json"
 best="$run/checkpoints/best.pt"
 if [[ -f "$best" ]]; then
-  "$cli" eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
+  background td3-best eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
 fi
 # and the fixed nominal person, the case of earlier versions
-"$cli" eval --suite nominal --checkpoint "$final" --json "$run/eval-td3-nominal.json"
+background td3-nominal eval --suite nominal --checkpoint "$final" \
+  --json "$run/eval-td3-nominal.json"
 # The GIF: held-out case 16, the suite's first rhythmic profile (kneading pressure on a
 # person training never met; an over-force would end the clip early, and show it).
-"$cli" render --checkpoint "$final" --suite heldout --case 16 --out "$run/massage.gif"
+background gif render --checkpoint "$final" --suite heldout --case 16 --out "$run/massage.gif"
+wait
+failed=()
+for name in "${names[@]}"; do
+  echo "[train] $name:"
+  cat "$run/logs/$name.txt"
+  [[ "$(cat "$run/logs/$name.status")" == 0 ]] || failed+=("$name")
+done
+if (( ${#failed[@]} )); then
+  echo "[train] failed: ${failed[*]} (their output is above and in $run/logs/)" >&2
+  exit 1
+fi
 echo "[train] done: $run/figures/*.png, $run/eval-*.json, $run/massage.gif"

@@ -38,6 +38,31 @@ def test_sample_shapes_types_and_range():
     assert torch.equal(batch.next_obs, batch.obs + 1)
 
 
+@pytest.mark.parametrize(("capacity", "count"), [(10, 10), (10, 17), (10, 9), (10, 8)])
+def test_sampling_avoids_the_slots_the_next_stores_fill(capacity, count):
+    """A reader in another process (the learner process) never meets a slot being
+    written; every other held slot is drawn."""
+    buffer = filled(capacity, count, seed=count)
+    avoided = {(buffer.ptr + k) % capacity for k in range(2)}
+    held = set(range(len(buffer)))
+    drawn = set(buffer.sample(2000, avoid_next=2).reward[:, 0].long().tolist())
+    slots = {int(np.flatnonzero(buffer.reward[:, 0] == value)[0]) for value in drawn}
+    assert slots == held - avoided
+
+
+def test_storage_given_is_the_storage_used_and_can_be_let_go():
+    shapes = ReplayBuffer.shapes(4, 2, 1)
+    storage = {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
+    buffer = ReplayBuffer(4, 2, 1, storage=storage)
+    buffer.add(np.ones(2), np.ones(1), 3.0, np.ones(2), terminated=False)
+    assert storage["reward"][0, 0] == 3.0
+    buffer.own_storage()
+    storage["reward"][0, 0] = 0.0
+    assert buffer.reward[0, 0] == 3.0 and len(buffer) == 1
+    with pytest.raises(ValueError, match="storage for obs"):
+        ReplayBuffer(4, 3, 1, storage=storage)
+
+
 def test_memory_figure():
     buffer = ReplayBuffer(1000, 10, 3)
     assert buffer.nbytes == required_bytes(1000, 10, 3) == 4 * 1000 * (20 + 3 + 2)

@@ -110,17 +110,22 @@ class ReplayBuffer:
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int, avoid_next: bool = False) -> Batch:
+    def sample(self, batch_size: int, avoid_next: int = 0) -> Batch:
         """``batch_size`` transitions drawn uniformly with replacement.
 
-        ``avoid_next``: never the slot the next ``add`` overwrites (when the ring is full),
-        so a reader in another process never meets a transition being written there.
+        ``avoid_next``: never the slots the next that many ``add`` calls overwrite, so
+        a reader in another process never meets a transition being written.
         """
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        if avoid_next and self.size == self.capacity and self.capacity > 1:
-            # The capacity - 1 slots after ptr, in ring order.
-            idx = (self.ptr + 1 + self.rng.integers(0, self.capacity - 1, size=batch_size)
+        if avoid_next and self.size + avoid_next > self.capacity:
+            if avoid_next >= self.capacity:
+                raise ValueError(f"avoid_next {avoid_next} leaves nothing of a "
+                                 f"{self.capacity}-transition buffer")
+            # The slots after the avoided ones, in ring order (not yet full, ptr is
+            # size: the same formula gives the held slots the wrap-around spares).
+            idx = (self.ptr + avoid_next
+                   + self.rng.integers(0, self.capacity - avoid_next, size=batch_size)
                    ) % self.capacity
         else:
             idx = self.rng.integers(0, self.size, size=batch_size)

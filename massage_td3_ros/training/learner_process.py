@@ -2,28 +2,30 @@
 
 Inline, each step costs the update plus everything else the loop does (a DDS round
 trip, decoding the state, acting); on a 2-core machine the update is most of it but not
-all. Here the updates run in a child process on the other core while this one stores
-the next transition and acts: the loop runs at the update rate. The child owns the
+all. Here the updates run in a child process while this one stores the next
+transitions and acts: the loop runs at the update rate. The child owns the
 networks and optimisers being trained; this process keeps a mirror of them for
 checkpoints and the acting copy of the actor.
 
 What they share, and how nothing is read half-written:
-- The replay buffer's arrays live in shared memory. This process writes them (one
-  transition per dispatched request at most: a second store first waits for the
-  child); the child samples them with ``avoid_next``, so it never reads the slot the
-  next store fills, and only the first ``size`` slots the request names.
-- The actor's weights, written by the child after an update request that updated the
-  actor, copied into the acting policy by this process once the request has finished.
-- Everything else goes over a pipe: requests (run ``count`` updates), replies (their
-  losses, or why they failed), and, at checkpoints, the full training state.
+- The replay buffer's arrays live in shared memory. This process writes them; the child
+  samples only the first ``size`` slots a request names and never the IN_FLIGHT slots
+  the next stores fill (``ReplayBuffer.sample(avoid_next=...)``), and a store that would
+  go further first waits for the oldest request.
+- The actor's weights: the child writes a request's into one of IN_FLIGHT slots, and
+  this process copies them into the acting policy once it has collected that request,
+  before it sends the request that reuses the slot.
+- Everything else goes over a socket pair (plain pickle): requests (run ``count``
+  updates), replies (their losses, the actor slot, or why they failed), and, at
+  checkpoints, the full training state.
 
-The schedule is the inline one but for one step of lag: the updates due after a state
-are dispatched at once and collected at the next ``run_updates`` (the next state), so
-the action for a state comes from the weights of the updates due before the previous
-state, and the same seed gives the same run. ``locked()`` waits for the child and pulls
-its state (networks, optimisers, buffer and torch RNG states) into the mirror, and
-pushes the mirror back on exit: saving and loading a checkpoint work as inline, and a
-resumed run continues as the uninterrupted one.
+The schedule is the inline one but for a lag: the updates due after a state are sent
+at once, the child runs them while this process acts on the next states, and they are
+collected IN_FLIGHT states later, so an action comes from the weights of updates due
+up to IN_FLIGHT states before; the same seed gives the same run. ``locked()`` waits for
+the child and pulls its state (networks, optimisers, buffer and torch RNG states) into
+the mirror, and pushes the mirror back on exit: saving and loading a checkpoint work as
+inline, and a resumed run continues as the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing import resource_tracker, shared_memory
 from multiprocessing.connection import Connection
@@ -52,6 +55,10 @@ from massage_td3_ros.training.learner import OnlineLearner, losses_failure
 
 LOG = logging.getLogger("massage_td3_ros.training")
 POLL_S = 1.0   # how often a wait for the child checks that it is still alive
+# Requests the child may hold at once. With 2 it finds the next one waiting when it
+# finishes one, so it never sleeps between updates (a process wake-up costs about a
+# millisecond on a virtual machine); the acting weights then lag two requests.
+IN_FLIGHT = 2
 STOP_S = 10.0  # how long close() lets the child finish before killing it
 
 
@@ -96,7 +103,10 @@ def _receive(conn: Connection) -> Any:
 
 def _shapes(capacity: int, obs_dim: int, act_dim: int, actor_size: int
             ) -> dict[str, tuple[int, ...]]:
-    return {**ReplayBuffer.shapes(capacity, obs_dim, act_dim), "actor": (actor_size,)}
+    # One actor slot per request in flight: the child writes request n's weights into
+    # slot n % IN_FLIGHT, which this process reads before it sends request n + IN_FLIGHT.
+    return {**ReplayBuffer.shapes(capacity, obs_dim, act_dim),
+            **{f"actor{slot}": (actor_size,) for slot in range(IN_FLIGHT)}}
 
 
 class ProcessLearner(OnlineLearner):
@@ -108,8 +118,9 @@ class ProcessLearner(OnlineLearner):
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         super().__init__(obs_dim, act_dim, td3_cfg, exploration_cfg, train_cfg)
-        self._in_flight = False          # a request the child has not answered yet
-        self._stored_since_dispatch = 0
+        # Per request the child has not answered yet, oldest first: transitions stored
+        # since it was sent (at most IN_FLIGHT: the slots it does not read).
+        self._in_flight: deque[list[int]] = deque()
         self._finished: list[tuple[int, dict[str, float]]] = []   # collected, not yet run
         try:
             self._start_child()
@@ -161,19 +172,20 @@ class ProcessLearner(OnlineLearner):
             raise LearnerProcessError(f"learner process answered {reply[0]!r}, not {kind!r}")
         return reply
 
-    def _collect(self) -> None:
-        """Wait for the request in flight; keep its losses, refresh the acting actor."""
-        if not self._in_flight:
-            return
-        self._in_flight = False
-        _, losses, failure = self._expect("done")
-        for row in losses:
-            self.updates += 1
-            self._finished.append((self.updates, row))
-        if any("actor_loss" in row for row in losses) and failure is None:
-            self.policy.refresh_from_vector(torch.from_numpy(self._shared.arrays["actor"]))
-        if failure is not None:
-            self._fail(failure)
+    def _collect(self, keep: int = 0) -> None:
+        """Wait for the oldest requests until ``keep`` are in flight; keep their losses,
+        refresh the acting actor."""
+        while len(self._in_flight) > keep:
+            self._in_flight.popleft()
+            _, losses, failure, slot = self._expect("done")
+            for row in losses:
+                self.updates += 1
+                self._finished.append((self.updates, row))
+            if slot is not None:
+                self.policy.refresh_from_vector(
+                    torch.from_numpy(self._shared.arrays[f"actor{slot}"]))
+            if failure is not None:
+                self._fail(failure)
 
     def _pull_state(self) -> None:
         _send(self._conn, ("get_state",))
@@ -189,10 +201,11 @@ class ProcessLearner(OnlineLearner):
 
     # ---------------------------------------------------------------- OnlineLearner
     def _store(self, pending, state, next_obs) -> None:
-        if self._in_flight and self._stored_since_dispatch > 0:
-            self._collect()   # the child may be reading the slot this store would fill
+        while self._in_flight and self._in_flight[0][0] >= IN_FLIGHT:
+            self._collect(keep=len(self._in_flight) - 1)   # it may read this store's slot
         super()._store(pending, state, next_obs)
-        self._stored_since_dispatch += 1
+        for stored in self._in_flight:
+            stored[0] += 1
 
     def update_once(self) -> dict[str, float] | None:
         raise NotImplementedError("a ProcessLearner runs its updates with run_updates()")
@@ -202,17 +215,17 @@ class ProcessLearner(OnlineLearner):
         with self._buffer_lock:
             if self.failure is not None:
                 self._fail(self.failure)
-            self._collect()
+            self._collect(keep=IN_FLIGHT - 1)
             finished, self._finished = self._finished, []
             count = int(self.updates_due)
             if count >= 1:
                 self.updates_due -= count
                 _send(self._conn, ("update", count, self.buffer.size, self.buffer.ptr))
-                self._in_flight, self._stored_since_dispatch = True, 0
+                self._in_flight.append([0])
         yield from finished
 
     def drain(self) -> Iterator[tuple[int, dict[str, float]]]:
-        """Wait for the request in flight; yield every update not yielded yet."""
+        """Wait for the requests in flight; yield every update not yielded yet."""
         with self._buffer_lock:
             self._collect()
             finished, self._finished = self._finished, []
@@ -249,7 +262,7 @@ class ProcessLearner(OnlineLearner):
 
 def serve(conn: Connection) -> None:
     """The learner process: answer requests until told to stop (or the parent goes)."""
-    shared = buffer = actor_out = None
+    shared = buffer = actor_slots = None
     try:
         spec = _receive(conn)
         td3_cfg = from_dict(TD3Config, spec["td3"])
@@ -259,8 +272,9 @@ def serve(conn: Connection) -> None:
         shared = SharedArrays(spec["shapes"], name=spec["shared"])
         buffer = ReplayBuffer(spec["capacity"], spec["obs_dim"], spec["act_dim"],
                               np.random.default_rng(), agent.device, storage=shared.arrays)
-        actor_out = torch.from_numpy(shared.arrays["actor"])
-        failure = None
+        actor_slots = [torch.from_numpy(shared.arrays[f"actor{slot}"])
+                       for slot in range(IN_FLIGHT)]
+        failure, requests = None, 0
         _send(conn, ("ready",))
         while True:
             try:
@@ -270,16 +284,18 @@ def serve(conn: Connection) -> None:
             kind = request[0]
             if kind == "update":
                 _, count, buffer.size, buffer.ptr = request
-                losses = []
+                losses, slot = [], None
                 for _ in range(count if failure is None else 0):
-                    row = agent.train(buffer.sample(td3_cfg.batch_size, avoid_next=True))
+                    row = agent.train(buffer.sample(td3_cfg.batch_size, avoid_next=IN_FLIGHT))
                     failure = losses_failure(row, f"gradient update {agent.critic_updates}")
                     if failure is not None:
                         break
                     losses.append(row)
                 if failure is None and any("actor_loss" in row for row in losses):
-                    actor_out.copy_(parameters_to_vector(agent.actor.parameters()))
-                _send(conn, ("done", losses, failure))
+                    slot = requests % IN_FLIGHT
+                    actor_slots[slot].copy_(parameters_to_vector(agent.actor.parameters()))
+                requests += 1
+                _send(conn, ("done", losses, failure, slot))
             elif kind == "get_state":
                 _send(conn, ("state", agent.state_dict(), buffer.rng.bit_generator.state,
                            torch.get_rng_state()))
@@ -296,7 +312,7 @@ def serve(conn: Connection) -> None:
         with contextlib.suppress(OSError, BrokenPipeError):
             _send(conn, ("error", traceback.format_exc()))
     finally:
-        buffer = actor_out = None   # views into the block: gone before it closes
+        buffer = actor_slots = None   # views into the block: gone before it closes
         if shared is not None:
             shared.close()
         conn.close()
