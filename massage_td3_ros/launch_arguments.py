@@ -54,6 +54,9 @@ ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("background_updates", ((AGENT, "agent.background_updates"),),
                    "Gradient updates on a worker thread: true or false (use with "
                    "sim_mode:=realtime).", boolean=True),
+    LaunchArgument("learner_process", ((AGENT, "agent.learner_process"),),
+                   "Gradient updates in a learner process (the default): true or false "
+                   "(false: inline; background_updates takes precedence).", boolean=True),
     LaunchArgument("realtime_priority", ((AGENT, "agent.realtime_priority"),),
                    "The agent's SCHED_FIFO priority (0: off; needs background_updates "
                    "in train mode); the bridge has its own bridge.realtime_priority."),
