@@ -121,8 +121,8 @@ def settings(overrides: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = False,
-             overrides: tuple[str, ...] = (), eval_only: bool = False
-             ) -> dict[str, float]:
+             overrides: tuple[str, ...] = (), eval_only: bool = False,
+             learner_process: bool = False) -> dict[str, float]:
     """Train one seed (unless ``eval_only``: score the run folder's checkpoints again);
     returns its row of the table."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -131,7 +131,8 @@ def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = Fa
     config = Config().replace(**settings(list(overrides)))
     run_dir = out / f"seed{seed}"
     if not eval_only:
-        run_dir = train(config, steps=steps, seed=seed, out=run_dir, env_id=ENV_ID)
+        run_dir = train(config, steps=steps, seed=seed, out=run_dir, env_id=ENV_ID,
+                        learner_process=learner_process)
     final = ScaledPolicy(run_dir, "final")
     row = {"seed": seed, "drawn": float(np.mean(drawn_returns(final, episodes, seed))),
            "stratified": float(np.mean(stratified_returns(final, episodes))),
@@ -162,12 +163,16 @@ def main() -> None:
                         "e.g. --set td3.lr_actor=3e-4 (repeatable)")
     parser.add_argument("--eval-only", action="store_true",
                         help="score the checkpoints already in --out (e.g. with more episodes)")
+    parser.add_argument("--learner-process", action="store_true",
+                        help="updates in a learner process, as the ROS agent runs them "
+                        "(training.learner_process: two requests in flight)")
     parser.add_argument("--parallel", type=int, default=1,
                         help="seeds trained at once (one process each, one torch thread)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="pendulum-td3-"))
     job = partial(run_seed, steps=args.steps, episodes=args.episodes, out=out,
-                  verbose=args.verbose, overrides=tuple(args.overrides), eval_only=args.eval_only)
+                  verbose=args.verbose, overrides=tuple(args.overrides), eval_only=args.eval_only,
+                  learner_process=args.learner_process)
     Config().replace(**settings(args.overrides))  # fail early on a malformed --set
     if args.parallel > 1:
         with multiprocessing.get_context("spawn").Pool(args.parallel) as pool:
@@ -176,7 +181,8 @@ def main() -> None:
         rows = [job(seed) for seed in args.seeds]
     print(f"\nTD3 on {ENV_ID}, {args.steps} env steps, {args.episodes} deterministic "
           f"evaluation episodes per seed (run folders: {out})")
-    print(f"settings: {settings(args.overrides)}\n")
+    print(f"settings: {settings(args.overrides)}"
+          f"{'; updates in a learner process' if args.learner_process else ''}\n")
     print("| seed | final policy, drawn starts | final policy, stratified starts | "
           "`best`, drawn starts | mean abs start angle of the drawn starts [rad] | "
           "wall time [s] |")
