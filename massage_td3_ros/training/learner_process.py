@@ -140,9 +140,9 @@ class ProcessLearner(OnlineLearner):
                 pass_fds=(theirs.fileno(),))
             self._conn = Connection(mine.detach())
         _send(self._conn, {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                         "capacity": self.buffer.capacity, "td3": to_dict(self.td3_cfg),
-                         "shared": self._shared.block.name, "shapes": self._shared.shapes,
-                         "deterministic": torch.are_deterministic_algorithms_enabled()})
+                           "capacity": self.buffer.capacity, "td3": to_dict(self.td3_cfg),
+                           "shared": self._shared.block.name, "shapes": self._shared.shapes,
+                           "deterministic": torch.are_deterministic_algorithms_enabled()})
         self._expect("ready")
         self._push_state()   # the child starts from this process's weights and RNG states
 
@@ -196,7 +196,7 @@ class ProcessLearner(OnlineLearner):
 
     def _push_state(self) -> None:
         _send(self._conn, ("set_state", self.agent.state_dict(),
-                         self.buffer.rng.bit_generator.state, torch.get_rng_state()))
+                           self.buffer.rng.bit_generator.state, torch.get_rng_state()))
         self._expect("ok")
 
     # ---------------------------------------------------------------- OnlineLearner
@@ -298,7 +298,7 @@ def serve(conn: Connection) -> None:
                 _send(conn, ("done", losses, failure, slot))
             elif kind == "get_state":
                 _send(conn, ("state", agent.state_dict(), buffer.rng.bit_generator.state,
-                           torch.get_rng_state()))
+                             torch.get_rng_state()))
             elif kind == "set_state":
                 _, agent_state, buffer.rng.bit_generator.state, torch_rng = request
                 agent.load_state_dict(agent_state)
