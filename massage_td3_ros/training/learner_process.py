@@ -166,6 +166,17 @@ class ProcessLearner(OnlineLearner):
             raise LearnerProcessError(f"the learner process failed:\n{reply[1]}")
         return reply
 
+    def _request(self, message: tuple) -> None:
+        try:
+            _send(self._conn, message)
+        except OSError as error:   # the child's end is closed: it died
+            try:
+                code = self._process.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise LearnerProcessError(f"the learner process died (exit code {code}; "
+                                      f"sending to it failed: {error})") from None
+
     def _expect(self, kind: str) -> tuple:
         reply = self._receive()
         if reply[0] != kind:
@@ -188,15 +199,15 @@ class ProcessLearner(OnlineLearner):
                 self._fail(failure)
 
     def _pull_state(self) -> None:
-        _send(self._conn, ("get_state",))
+        self._request(("get_state",))
         _, agent_state, buffer_rng, torch_rng = self._expect("state")
         self.agent.load_state_dict(agent_state)
         self.buffer.rng.bit_generator.state = buffer_rng
         torch.set_rng_state(torch_rng)
 
     def _push_state(self) -> None:
-        _send(self._conn, ("set_state", self.agent.state_dict(),
-                           self.buffer.rng.bit_generator.state, torch.get_rng_state()))
+        self._request(("set_state", self.agent.state_dict(),
+                       self.buffer.rng.bit_generator.state, torch.get_rng_state()))
         self._expect("ok")
 
     # ---------------------------------------------------------------- OnlineLearner
@@ -220,7 +231,7 @@ class ProcessLearner(OnlineLearner):
             count = int(self.updates_due)
             if count >= 1:
                 self.updates_due -= count
-                _send(self._conn, ("update", count, self.buffer.size, self.buffer.ptr))
+                self._request(("update", count, self.buffer.size, self.buffer.ptr))
                 self._in_flight.append([0])
         yield from finished
 
