@@ -3,7 +3,7 @@ checkpoint against the ``path`` and ``pid`` baselines, write ``results/``.
 
     .venv/bin/python benchmarks/learning.py --stages 10000 20000 30000 [--seeds 0 1 2]
         [--jobs 3] [--set GROUP.NAME=VALUE ...] [--runs runs/learning] [--results results]
-        [--budget N] [--scan]
+        [--budget N] [--scan] [--learner-process]
 
 Training uses config/train.yaml as it is (episodes cover both strokes and both
 directions, as the evaluation does); ``--set`` changes a value for an experiment and
@@ -12,7 +12,9 @@ trainer resumes exactly from its latest checkpoint and replay buffer), and the f
 checkpoint of each stage is kept as ``checkpoints/steps<N>.pt``, so one run gives the
 policy at several budgets. The report evaluates ``--budget`` (default: the last
 stage): its final and best checkpoints; ``--scan`` also evaluates every stage to find
-the smallest budget that beats both baselines.
+the smallest budget that beats both baselines. ``--learner-process`` runs each seed's
+gradient updates in a learner process, as the ROS agent node does by default
+(training/learner_process.py); the run folder's name then ends in ``-learner-process``.
 
 Runs and checkpoints go under ``--runs`` (gitignored); ``results/`` gets
 README-table.md, learning_curves.png, force_profile.png and summary.json (all small).
@@ -53,7 +55,8 @@ def run_tag(overrides: list[str]) -> str:
     return "-".join(item.replace("/", "_") for item in overrides) or "defaults"
 
 
-def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> dict:
+def train_seed(config: Config, stages: list[int], seed: int, run_dir: str,
+               learner_process: bool = False) -> dict:
     """Train one seed through every stage (in a worker process); returns wall times."""
     import shutil
 
@@ -68,7 +71,7 @@ def train_seed(config: Config, stages: list[int], seed: int, run_dir: str) -> di
         if saved.is_file():
             continue
         start = time.perf_counter()
-        train(config, steps=stage, seed=seed, out=run_dir)
+        train(config, steps=stage, seed=seed, out=run_dir, learner_process=learner_process)
         shutil.copyfile(Path(run_dir) / "checkpoints" / "final.pt", saved)
         wall[str(stage)] = time.perf_counter() - start
         timing_file.write_text(json.dumps(wall))
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/learning")
     parser.add_argument("--results", default="results")
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--learner-process", action="store_true",
+                        help="the gradient updates in a learner process (the ROS agent's default)")
     parser.add_argument("--report-only", action="store_true",
                         help="no training: evaluate the stages already saved")
     args = parser.parse_args()
@@ -117,9 +122,10 @@ def main() -> None:
     base = load_config(args.config)
     config = training_config(base, args)
     args.budget = args.budget or max(args.stages)
-    tag = run_tag(args.overrides)
+    tag = run_tag(args.overrides) + ("-learner-process" if args.learner_process else "")
     runs = Path(args.runs) / tag
-    jobs = [(config, args.stages, seed, str(runs / f"seed{seed}")) for seed in args.seeds]
+    jobs = [(config, args.stages, seed, str(runs / f"seed{seed}"), args.learner_process)
+            for seed in args.seeds]
     if args.report_only:
         timings = [stage_timings(seed, runs / f"seed{seed}", args.budget) for seed in args.seeds]
     else:
