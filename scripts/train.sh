@@ -10,34 +10,47 @@ run="${RUN_DIR:-$root/runs/main}"
 cli="$root/.venv/bin/massage-td3"
 export MPLBACKEND=Agg
 
+# Every evaluation and the GIF write their output to $run/logs/<name>.txt, printed in
+# order at the end; the job fails if any of them failed.
+mkdir -p "$run/logs"
+names=()
+logged() {  # name, then the command line
+  local name=$1 status=0
+  shift
+  "$@" > "$run/logs/$name.txt" 2>&1 || status=$?
+  echo "$status" > "$run/logs/$name.status"
+}
+background() {  # name, then the massage-td3 command line: at most two jobs at a time
+  while (( $(jobs -rp | wc -l) >= 2 )); do wait -n || true; done
+  logged "$1" "$cli" "${@:2}" &
+  names+=("$1")
+}
+# A failed launch leaves nothing running: each job and the evaluation it started.
+trap 'for job in $(jobs -rp); do pkill -P "$job"; kill "$job"; done 2>/dev/null || true' EXIT
+
+# The baselines' scores on the held-out suite (24 people and pressure profiles training
+# never met, docs/heldout.md) do not depend on training, so they run during it, one
+# after another at the lowest CPU priority: in the time the sim and agent nodes leave
+# idle while the learner process computes updates.
+baselines=(path pid pid-train pid-preview)
+(
+  for controller in "${baselines[@]}"; do
+    logged "$controller" nice -n 19 "$cli" eval --suite heldout --controller "$controller" \
+      --json "$run/eval-$controller.json"
+  done
+) &
+names+=("${baselines[@]}")
+
 echo "[train] training through ROS 2 into $run (figures: $run/figures)"
 # launch keeps the nodes on loopback with a run-unique ROS_DOMAIN_ID unless one is set.
 "$cli" launch --out "$run" "$@"
 
-# The evaluations and the GIF are independent of each other: two at a time, one per
-# core. Each one's output goes to $run/logs/<name>.txt and is printed, in order, at
-# the end; the job fails if any of them failed.
-mkdir -p "$run/logs"
-names=()
-background() {  # name, then the massage-td3 command line
-  local name=$1
-  shift
-  while (( $(jobs -rp | wc -l) >= 2 )); do wait -n || true; done
-  ( status=0; "$cli" "$@" > "$run/logs/$name.txt" 2>&1 || status=$?
-    echo "$status" > "$run/logs/$name.status" ) &
-  names+=("$name")
-}
-
 # The final policy is the one the default budget was chosen for (README, Results);
-# `best` (highest training-time evaluation return) is scored too.
+# `best` (highest training-time evaluation return) is scored too. The rest runs two at
+# a time, one per core.
 final="$run/checkpoints/final.pt"
 echo "[train] evaluating $final on the held-out people against the baselines"
-# The held-out suite: 24 people and pressure profiles training never met (docs/heldout.md).
 background td3 eval --suite heldout --checkpoint "$final" --json "$run/eval-td3.json"
-for controller in path pid pid-train pid-preview; do
-  background "$controller" eval --suite heldout --controller "$controller" \
-    --json "$run/eval-$controller.json"
-done
 best="$run/checkpoints/best.pt"
 if [[ -f "$best" ]]; then
   background td3-best eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
