@@ -1,0 +1,67 @@
+"""The README's first command, `bash scripts/train.sh`, end to end on a short budget:
+the two ROS nodes train, every evaluation and the GIF are written, and a failed launch
+leaves nothing running."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "train.sh"
+HELDOUT_EPISODES = 24
+
+
+def run_job(run_dir: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), *args], env={**os.environ, "RUN_DIR": str(run_dir)},
+                          capture_output=True, text=True, timeout=timeout_s)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+def test_the_main_job_trains_evaluates_and_records(tmp_path):
+    run = tmp_path / "main"
+    result = run_job(run, "--steps", "300", timeout_s=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[train] done" in result.stdout
+    assert (run / "checkpoints" / "final.pt").is_file()
+    assert (run / "figures" / "training.png").is_file()
+    gif = run / "massage.gif"
+    assert gif.is_file() and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    for name in ("td3", "path", "pid", "pid-train", "pid-preview"):
+        aggregate = json.loads((run / f"eval-{name}.json").read_text())["aggregate"]
+        assert aggregate["episodes"] == HELDOUT_EPISODES, name   # the whole held-out suite
+        assert 0.0 <= aggregate["in_band_percent"] <= 100.0
+    nominal = json.loads((run / "eval-td3-nominal.json").read_text())["aggregate"]
+    assert nominal["episodes"] == 4
+    # every evaluation's own log is kept, and its status says it succeeded
+    for status in (run / "logs").glob("*.status"):
+        assert status.read_text().strip() == "0", status.name
+
+
+def test_a_failed_launch_fails_the_job_and_leaves_nothing_running(tmp_path):
+    run = tmp_path / "failed"
+    output = tmp_path / "output.txt"
+    # Output to a file, not a pipe: a pipe would make run() wait for any orphan too.
+    with output.open("w") as sink:
+        code = subprocess.run(["bash", str(SCRIPT), "--no-such-option"], stdout=sink,
+                              stderr=subprocess.STDOUT, timeout=120,
+                              env={**os.environ, "RUN_DIR": str(run)}).returncode
+    assert code != 0
+    assert "unrecognized arguments" in output.read_text()
+    deadline = time.monotonic() + 3
+    while processes_mentioning(str(run)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_mentioning(str(run)) == []   # the baselines started early are stopped
