@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, from nothing: set up .venv, train TD3 online through the two ROS 2
-# nodes (massage_sim + td3_agent, config/train.yaml), then evaluate the final policy
-# against the two baselines and record a GIF of it. Everything lands in runs/main
-# (or $RUN_DIR). Extra arguments go to `massage-td3 launch` (e.g. --steps 20000).
+# nodes (massage_sim + td3_agent, config/train.yaml), evaluate the final policy on the
+# held-out people against the baselines (path and three PIDs) and on the nominal
+# person, and record a GIF of it. Everything lands in runs/main (or $RUN_DIR). Extra
+# arguments go to `massage-td3 launch` (e.g. --steps 20000).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
