@@ -24,8 +24,7 @@ import pybullet as pb
 
 from massage_td3_ros.env import EnvConfig
 from massage_td3_ros.env.anatomy import part_shapes
-
-ALONG_X = pb.getQuaternionFromEuler((0.0, np.pi / 2, 0.0))
+from massage_td3_ros.env.body import _compound
 
 
 def hull_points(radius: float, length: float, half_gap: float, segments: int,
@@ -111,10 +110,9 @@ def main() -> None:
     tool_radius = EnvConfig().tool_radius_m
     client = pb.connect(pb.DIRECT)
     ball = pb.createCollisionShape(pb.GEOM_SPHERE, radius=tool_radius, physicsClientId=client)
-    capsules = pb.createCollisionShapeArray(
-        [pb.GEOM_CAPSULE] * 2, radii=[radius] * 2, lengths=[length] * 2,
-        collisionFramePositions=[(0, -half_gap, 0), (0, half_gap, 0)],
-        collisionFrameOrientations=[ALONG_X] * 2, physicsClientId=client)
+    # The env's own collision shape of the thorax, framed at the middle of the two axes.
+    middle = (np.asarray(left.center) + np.asarray(right.center)) / 2
+    capsules, _ = _compound(client, (left, right), middle, None)
     shapes = {"two capsules (today)": capsules}
     for segments, rings in ((64, 6), (96, 8), (128, 12)):
         points = hull_points(radius - args.margin, length, half_gap, segments, rings)
