@@ -14,7 +14,6 @@ from test_learner_trainer import ENV_ID, SMALL, assert_same_final_checkpoint
 from massage_td3_ros.td3.checkpoint import NonFiniteError, checkpoint_path, load_checkpoint
 from massage_td3_ros.td3.config import ExplorationConfig
 from massage_td3_ros.training.learner_process import (
-    IN_FLIGHT,
     LearnerProcessError,
     ProcessLearner,
 )
@@ -56,7 +55,7 @@ def test_the_updates_run_in_the_child_and_reach_the_acting_policy(tmp_path):
         before = [p.clone() for p in learner.policy.actor.parameters()]
         feed(learning, episodes=2)
         # Updates ran (the last requests may still be in flight) and were logged.
-        assert learner.updates >= 2 * 40 - 20 - IN_FLIGHT and learning.logger.losses
+        assert learner.updates >= 2 * 40 - 20 - learner.in_flight and learning.logger.losses
         # The child's actor reached the acting copy (which this process never trains).
         after = list(learner.policy.actor.parameters())
         assert not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))

@@ -20,6 +20,10 @@ class TrainConfig:
     updates_per_step: float = param(1.0, "Gradient updates per env step after warm-up "
                                     "(fractions accumulate: 0.5 = one every two steps).",
                                     0.0, 1000.0)
+    learner_in_flight: int = param(
+        2, "With a learner process: update requests it may hold at once. The acting "
+        "weights lag this many states' updates; more keeps the learner busy through "
+        "episode resets and slow round trips.", 1, 64)
     seed: int = param(0, "Seed of torch, numpy and python RNGs and the env.", 0, 2**31 - 1)
     run_dir: str = param("runs", "Folder of runs: a run without --out writes to "
                          "<run_dir>/<env>-seed<seed> (checkpoints, logs, figures).")

@@ -9,10 +9,10 @@ checkpoints and the acting copy of the actor.
 
 What they share, and how nothing is read half-written:
 - The replay buffer's arrays live in shared memory. This process writes them; the child
-  samples only the first ``size`` slots a request names and never the IN_FLIGHT slots
+  samples only the first ``size`` slots a request names and never the ``in_flight`` slots
   the next stores fill (``ReplayBuffer.sample(avoid_next=...)``), and a store that would
   go further first waits for the oldest request.
-- The actor's weights: the child writes a request's into one of IN_FLIGHT slots, and
+- The actor's weights: the child writes a request's into one of ``in_flight`` slots, and
   this process copies them into the acting policy once it has collected that request,
   before it sends the request that reuses the slot.
 - Everything else goes over a socket pair (plain pickle): requests (run ``count``
@@ -21,8 +21,12 @@ What they share, and how nothing is read half-written:
 
 The schedule is the inline one but for a lag: the updates due after a state are sent
 at once, the child runs them while this process acts on the next states, and they are
-collected IN_FLIGHT states later, so an action comes from the weights of updates due
-up to IN_FLIGHT states before; the same seed gives the same run. ``locked()`` waits for
+collected ``in_flight`` states later (train.learner_in_flight), so an action comes
+from the weights of updates due up to that many states before; the same seed gives the
+same run. With 2 the child finds the next request waiting when it finishes one, so it
+never sleeps between updates while states come (a process wake-up costs about a
+millisecond on a virtual machine); more also covers the gaps when none come (a reset
+of the env, a slow round trip). ``locked()`` waits for
 the child and pulls its state (networks, optimisers, buffer and torch RNG states) into
 the mirror, and pushes the mirror back on exit: saving and loading a checkpoint work as
 inline, and a resumed run continues as the uninterrupted one.
@@ -51,14 +55,11 @@ from massage_td3_ros.params import from_dict, to_dict
 from massage_td3_ros.td3.agent import TD3, use_torch_threads
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
+from massage_td3_ros.training.config import TrainConfig
 from massage_td3_ros.training.learner import OnlineLearner, losses_failure
 
 LOG = logging.getLogger("massage_td3_ros.training")
 POLL_S = 1.0   # how often a wait for the child checks that it is still alive
-# Requests the child may hold at once. With 2 it finds the next one waiting when it
-# finishes one, so it never sleeps between updates (a process wake-up costs about a
-# millisecond on a virtual machine); the acting weights then lag two requests.
-IN_FLIGHT = 2
 STOP_S = 10.0  # how long close() lets the child finish before killing it
 
 
@@ -101,12 +102,12 @@ def _receive(conn: Connection) -> Any:
     return pickle.loads(conn.recv_bytes())
 
 
-def _shapes(capacity: int, obs_dim: int, act_dim: int, actor_size: int
+def _shapes(capacity: int, obs_dim: int, act_dim: int, actor_size: int, in_flight: int
             ) -> dict[str, tuple[int, ...]]:
     # One actor slot per request in flight: the child writes request n's weights into
-    # slot n % IN_FLIGHT, which this process reads before it sends request n + IN_FLIGHT.
+    # slot n % in_flight, which this process reads before it sends request n + in_flight.
     return {**ReplayBuffer.shapes(capacity, obs_dim, act_dim),
-            **{f"actor{slot}": (actor_size,) for slot in range(IN_FLIGHT)}}
+            **{f"actor{slot}": (actor_size,) for slot in range(in_flight)}}
 
 
 class ProcessLearner(OnlineLearner):
@@ -114,12 +115,13 @@ class ProcessLearner(OnlineLearner):
 
     def __init__(self, obs_dim: int, act_dim: int, td3_cfg: TD3Config | None = None,
                  exploration_cfg=None, train_cfg=None) -> None:
+        self.in_flight = (train_cfg or TrainConfig()).learner_in_flight
         self._shared: SharedArrays | None = None
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         super().__init__(obs_dim, act_dim, td3_cfg, exploration_cfg, train_cfg)
         # Per request the child has not answered yet, oldest first: transitions stored
-        # since it was sent (at most IN_FLIGHT: the slots it does not read).
+        # since it was sent (at most in_flight: the slots it does not read).
         self._in_flight: deque[list[int]] = deque()
         self._finished: list[tuple[int, dict[str, float]]] = []   # collected, not yet run
         try:
@@ -142,13 +144,15 @@ class ProcessLearner(OnlineLearner):
         _send(self._conn, {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
                            "capacity": self.buffer.capacity, "td3": to_dict(self.td3_cfg),
                            "shared": self._shared.block.name, "shapes": self._shared.shapes,
+                           "in_flight": self.in_flight,
                            "deterministic": torch.are_deterministic_algorithms_enabled()})
         self._expect("ready")
         self._push_state()   # the child starts from this process's weights and RNG states
 
     def _make_buffer(self, capacity: int, rng: np.random.Generator) -> ReplayBuffer:
         actor_size = parameters_to_vector(self.agent.actor.parameters()).numel()
-        self._shared = SharedArrays(_shapes(capacity, self.obs_dim, self.act_dim, actor_size))
+        self._shared = SharedArrays(_shapes(capacity, self.obs_dim, self.act_dim, actor_size,
+                                            self.in_flight))
         return ReplayBuffer(capacity, self.obs_dim, self.act_dim, rng, self.agent.device,
                             storage=self._shared.arrays)
 
@@ -212,7 +216,7 @@ class ProcessLearner(OnlineLearner):
 
     # ---------------------------------------------------------------- OnlineLearner
     def _store(self, pending, state, next_obs) -> None:
-        while self._in_flight and self._in_flight[0][0] >= IN_FLIGHT:
+        while self._in_flight and self._in_flight[0][0] >= self.in_flight:
             self._collect(keep=len(self._in_flight) - 1)   # it may read this store's slot
         super()._store(pending, state, next_obs)
         for stored in self._in_flight:
@@ -226,7 +230,7 @@ class ProcessLearner(OnlineLearner):
         with self._buffer_lock:
             if self.failure is not None:
                 self._fail(self.failure)
-            self._collect(keep=IN_FLIGHT - 1)
+            self._collect(keep=self.in_flight - 1)
             finished, self._finished = self._finished, []
             count = int(self.updates_due)
             if count >= 1:
@@ -283,8 +287,9 @@ def serve(conn: Connection) -> None:
         shared = SharedArrays(spec["shapes"], name=spec["shared"])
         buffer = ReplayBuffer(spec["capacity"], spec["obs_dim"], spec["act_dim"],
                               np.random.default_rng(), agent.device, storage=shared.arrays)
+        in_flight = spec["in_flight"]
         actor_slots = [torch.from_numpy(shared.arrays[f"actor{slot}"])
-                       for slot in range(IN_FLIGHT)]
+                       for slot in range(in_flight)]
         failure, requests = None, 0
         _send(conn, ("ready",))
         while True:
@@ -297,13 +302,13 @@ def serve(conn: Connection) -> None:
                 _, count, buffer.size, buffer.ptr = request
                 losses, slot = [], None
                 for _ in range(count if failure is None else 0):
-                    row = agent.train(buffer.sample(td3_cfg.batch_size, avoid_next=IN_FLIGHT))
+                    row = agent.train(buffer.sample(td3_cfg.batch_size, avoid_next=in_flight))
                     failure = losses_failure(row, f"gradient update {agent.critic_updates}")
                     if failure is not None:
                         break
                     losses.append(row)
                 if failure is None and any("actor_loss" in row for row in losses):
-                    slot = requests % IN_FLIGHT
+                    slot = requests % in_flight
                     actor_slots[slot].copy_(parameters_to_vector(agent.actor.parameters()))
                 requests += 1
                 _send(conn, ("done", losses, failure, slot))
