@@ -70,13 +70,31 @@ def test_the_updates_run_in_the_child_and_reach_the_acting_policy(tmp_path):
         learning.close()
 
 
-def test_the_same_seed_gives_the_same_run(tmp_path):
+@pytest.mark.parametrize("in_flight", [2, 16])
+def test_the_same_seed_gives_the_same_run(tmp_path, in_flight):
+    # A 50-transition buffer wraps twice in 3 episodes: the child must never sample a
+    # slot the parent is overwriting, however many requests it holds.
     runs = []
     for name in ("a", "b"):
-        learning = session(tmp_path / name)
+        learning = session(tmp_path / name, learner_in_flight=in_flight, buffer_size=50)
+        assert learning.learner.in_flight == in_flight
         runs.append(feed(learning, episodes=3))
         learning.close()
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_more_requests_in_flight_run_the_same_updates(tmp_path):
+    # The schedule is the inline one whatever the depth: after draining, every update
+    # due has run, once; only the weights that act lag further behind.
+    done = {}
+    for in_flight in (2, 8):
+        learning = session(tmp_path / str(in_flight), learner_in_flight=in_flight)
+        feed(learning, episodes=2)
+        list(learning.learner.drain())
+        with learning.learner.locked():
+            done[in_flight] = (learning.learner.updates, learning.learner.agent.critic_updates)
+        learning.close()
+    assert done[2] == done[8] and done[2][0] == done[2][1] > 0
 
 
 def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
