@@ -1,6 +1,7 @@
 """Checkpoints: round trip, size/layout mismatch and corrupt files fail loudly; a Policy
 loads a checkpoint's actor alone."""
 
+import hashlib
 import re
 
 import numpy as np
@@ -160,6 +161,18 @@ def test_a_policy_reads_its_checkpoint_once(tmp_path, monkeypatch):
     assert reads == [path]
     assert policy.meta["counters"]["env_steps"] == 60
     assert policy.config.actor_hidden == (16, 16)
+
+
+def test_a_policy_names_the_exact_file_it_loaded(tmp_path):
+    # The digest is of the bytes loaded: a path replaced afterwards (best.pt) no
+    # longer matches it (scripts/train.sh relies on this).
+    run = trained_session(tmp_path / "a")
+    path = run.save_checkpoint("best", with_buffer=False)
+    policy = Policy.load(path, 3, 2, LAYOUT)
+    assert policy.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    run.on_state(StepState(obs=np.zeros(3, dtype=np.float32), episode=1, step=0, first=True))
+    run.save_checkpoint("best", with_buffer=False)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() != policy.sha256
 
 
 def test_corrupt_buffer_beside_checkpoint_fails_before_changing_anything(tmp_path):

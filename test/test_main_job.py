@@ -2,6 +2,7 @@
 the two ROS nodes train, every evaluation and the GIF are written, and a failed launch
 leaves nothing running."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -33,7 +34,16 @@ def processes_mentioning(text: str) -> list[str]:
 
 def test_the_main_job_trains_evaluates_and_records(tmp_path):
     run = tmp_path / "main"
-    result = run_job(run, "--steps", "300", timeout_s=600)
+    # A training-time evaluation every 2 episodes: `best` is written (and replaced)
+    # while training runs, so train.sh scores it then or after.
+    config = tmp_path / "train.yaml"
+    text = (ROOT / "config" / "train.yaml").read_text()
+    for old, new in (("eval_every_episodes: 20", "eval_every_episodes: 2"),
+                     ("eval_episodes: 3", "eval_episodes: 1")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    config.write_text(text)
+    result = run_job(run, "--steps", "300", "--config", str(config), timeout_s=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[train] done" in result.stdout
     assert (run / "checkpoints" / "final.pt").is_file()
@@ -46,6 +56,11 @@ def test_the_main_job_trains_evaluates_and_records(tmp_path):
         assert 0.0 <= aggregate["in_band_percent"] <= 100.0
     nominal = json.loads((run / "eval-td3-nominal.json").read_text())["aggregate"]
     assert nominal["episodes"] == 4
+    # `best`, scored while training ran or after it: the final best.pt, byte for byte
+    scored = json.loads((run / "eval-td3-best.json").read_text())
+    best = run / "checkpoints" / "best.pt"
+    assert scored["checkpoint_sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
+    assert scored["aggregate"]["episodes"] == HELDOUT_EPISODES
     # every evaluation's own log is kept, and its status says it succeeded
     for status in (run / "logs").glob("*.status"):
         assert status.read_text().strip() == "0", status.name

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         document = {"controller": args.controller, "checkpoint": args.checkpoint,
+                    # which file exactly: the path may be replaced later (best.pt)
+                    "checkpoint_sha256": controller.policy.sha256 if args.checkpoint else None,
                     **where, **result}
         path.write_text(json.dumps(document, indent=1))
         LOG.info("wrote %s", path)

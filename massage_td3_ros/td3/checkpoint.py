@@ -13,6 +13,8 @@ that produced one stops (:class:`NonFiniteError`) and the last good file stays.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import random
@@ -169,7 +171,9 @@ def _layout_text(labels: Sequence[Any] | None) -> str:
 def load_checkpoint(path: str | Path, obs_dim: int | None = None, act_dim: int | None = None,
                     obs_labels: Sequence[tuple[str, int]] | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and validate a checkpoint; returns {"meta": dict, "agent": ..., "torch_rng": ...}.
+    """Read and validate a checkpoint; returns {"meta": dict, "agent": ..., "torch_rng": ...,
+    "sha256": hex digest of the bytes read} (the digest names exactly which file was
+    loaded, even if the path has been replaced since).
 
     Raises CheckpointError naming the problem: missing or corrupt file, another format
     or version, non-finite weights, or an observation size, action size or observation
@@ -178,8 +182,9 @@ def load_checkpoint(path: str | Path, obs_dim: int | None = None, act_dim: int |
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    data = path.read_bytes()   # once: the digest is of the bytes loaded
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
         meta = json.loads(payload["meta"])
         payload["agent"], payload["torch_rng"]  # noqa: B018 (presence check)
     except Exception as error:  # torch raises many kinds for a damaged zip/pickle
@@ -209,4 +214,5 @@ def load_checkpoint(path: str | Path, obs_dim: int | None = None, act_dim: int |
     if bad is not None:
         raise CheckpointError(f"{path}: non-finite values in {bad} (written by a run whose "
                               "training had diverged); use an earlier checkpoint")
-    return {"meta": meta, "agent": payload["agent"], "torch_rng": payload["torch_rng"]}
+    return {"meta": meta, "agent": payload["agent"], "torch_rng": payload["torch_rng"],
+            "sha256": hashlib.sha256(data).hexdigest()}

@@ -35,6 +35,7 @@ class Policy:
         self.device = next(self.actor.parameters()).device
         self.config = config or TD3Config()
         self.meta = meta or {}
+        self.sha256: str | None = None   # of the checkpoint file it was loaded from
         self._lock = threading.Lock()
 
     @classmethod
@@ -61,7 +62,9 @@ class Policy:
             actor.load_state_dict(loaded["agent"]["actor"])
         except (RuntimeError, KeyError, ValueError, TypeError) as error:
             raise CheckpointError(f"{path}: agent state does not fit: {error}") from error
-        return cls(actor.to(torch_device), config, meta)
+        policy = cls(actor.to(torch_device), config, meta)
+        policy.sha256 = loaded["sha256"]
+        return policy
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The action for one observation, float32 (act_dim,)."""
