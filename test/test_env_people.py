@@ -13,6 +13,8 @@ from massage_td3_ros.env.episode import draw_person, nominal_episode
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.env.observation import FORCE_ERROR_SCALE_N, observation_slices
 from massage_td3_ros.env.pressure import PREVIEW_STEPS, PROFILES, PressureProfile
+from massage_td3_ros.env.scene import BODY_GROUP
+from massage_td3_ros.env.strokes import RAY_THREADS, map_surface
 from massage_td3_ros.env.tissue import REGIONS
 
 CURVES = Path(__file__).resolve().parents[1] / "benchmarks" / "tissue_curves.py"
@@ -83,6 +85,25 @@ def test_builds_change_the_body_where_they_should():
         1.15 * reference["scapula_right"].shapes[0].center[1])
     assert hollow["lumbar"].shapes[0].center[2] < reference["lumbar"].shapes[0].center[2]
     assert hollow["thorax"].shapes[0].center == reference["thorax"].shapes[0].center
+
+
+def test_the_threaded_surface_map_has_the_same_hits():
+    # map_surface casts its rays on RAY_THREADS threads: the map must not depend on it.
+    env = MassageEnv(EnvConfig(randomize=True))
+    try:
+        env.reset(seed=7)
+        home = np.array([0.0, 0.0, env.config.table_height_m])
+        env.scene.place_body(home)
+        geo = env.scene.geometry
+        maps = [map_surface(env.client, env.scene.body_id, home, geo.back_x_range_m,
+                            (-geo.back_half_width_m, geo.back_half_width_m),
+                            env.config.tool_radius_m, BODY_GROUP, threads=threads)
+                for threads in (1, RAY_THREADS)]
+    finally:
+        env.close()
+    assert RAY_THREADS > 1
+    assert np.isfinite(maps[0].height_m).all() and maps[0].height_m.max() > 0.1
+    np.testing.assert_array_equal(maps[0].height_m, maps[1].height_m)
 
 
 def test_profiles():

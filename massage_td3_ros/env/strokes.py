@@ -22,6 +22,10 @@ import pybullet as pb
 
 GRID_STEP_M = 0.004
 RAY_BATCH = 8000
+# A new person's map is most of a reset (about 17,000 rays). In training the reset runs
+# while the learner process waits for the next state, so a second core is usually
+# free; PyBullet's threaded batch returns the same hits (test_env_people.py).
+RAY_THREADS = 2
 COVERAGE_BINS = 20
 MIN_TAUGHT_LENGTH_M = 1e-3   # a taught stroke shorter than this has no usable direction
 
@@ -64,10 +68,12 @@ class SurfaceMap:
 
 
 def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
-                tool_radius_m: float, collision_mask: int = -1) -> SurfaceMap:
+                tool_radius_m: float, collision_mask: int = -1,
+                threads: int = RAY_THREADS) -> SurfaceMap:
     """Ray-cast the body (its frame at ``origin_m``, on the table top) between the
     body-frame x/y ranges (padded by the radius); only surfaces whose collision group
-    meets ``collision_mask`` count (those the tool can touch)."""
+    meets ``collision_mask`` count (those the tool can touch). ``threads``: PyBullet's
+    ray-batch threads."""
     origin_m = np.asarray(origin_m, dtype=float)
     floor_z_m = float(origin_m[2])
     pad = tool_radius_m + GRID_STEP_M
@@ -81,7 +87,8 @@ def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
     for lo in range(0, len(starts), RAY_BATCH):
         hits = pb.rayTestBatch(starts[lo:lo + RAY_BATCH].tolist(),
                                ends[lo:lo + RAY_BATCH].tolist(),
-                               collisionFilterMask=collision_mask, physicsClientId=client)
+                               collisionFilterMask=collision_mask, numThreads=threads,
+                               physicsClientId=client)
         for i, hit in enumerate(hits):
             if hit[0] == body_id:
                 heights[lo + i] = hit[3][2]
