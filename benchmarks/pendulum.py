@@ -165,7 +165,7 @@ def main() -> None:
                         help="score the checkpoints already in --out (e.g. with more episodes)")
     parser.add_argument("--learner-process", action="store_true",
                         help="updates in a learner process, as the ROS agent runs them "
-                        "(training.learner_process: two requests in flight)")
+                        "(training.learner_process; train.learner_in_flight requests in flight)")
     parser.add_argument("--parallel", type=int, default=1,
                         help="seeds trained at once (one process each, one torch thread)")
     args = parser.parse_args()

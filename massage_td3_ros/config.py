@@ -90,8 +90,8 @@ class AgentNodeConfig:
         "does not depend on training (use with the sim's realtime mode).")
     learner_process: bool = param(
         True, "Train mode: run the gradient updates in a learner process, overlapped with "
-        "the sim step and the DDS round trip (the acting weights lag two states' "
-        "updates). False: on the node's thread. agent.background_updates takes "
+        "the sim step and the DDS round trip (the acting weights lag "
+        "train.learner_in_flight states' updates). False: on the node's thread. agent.background_updates takes "
         "precedence (a worker thread).")
     realtime_priority: int = param(
         0, "Linux SCHED_FIFO priority of the node's threads (the state-to-action path), "
