@@ -47,62 +47,27 @@ baselines=(path pid pid-train pid-preview)
 ) &
 names+=("${baselines[@]}")
 
-# `best` (the highest training-time evaluation return) changes only when a training-time
-# evaluation beats it, usually minutes before the end. So each new best.pt is scored
-# while training runs, at the lowest priority like the baselines (a newer one stops the
-# scoring of the older), and the score counts only if its checkpoint_sha256 is the final
-# best.pt's; otherwise best.pt is scored again after training.
-best="$run/checkpoints/best.pt"
-trained="$run/logs/trained"
-rm -f "$trained"
-score_best_while_training() {
-  local seen="" now="" job=""
-  trap '[[ -z $job ]] || kill_tree "$job"; exit 0' TERM
-  while [[ ! -e "$trained" ]]; do
-    now="$(stat -c %i.%Y "$best" 2>/dev/null || true)"   # os.replace: a new inode
-    if [[ -n $now && $now != "$seen" ]]; then
-      seen=$now
-      if [[ -n $job ]]; then kill_tree "$job"; wait "$job" 2>/dev/null || true; fi
-      logged td3-best nice -n 19 "$cli" eval --suite heldout --checkpoint "$best" \
-        --json "$run/eval-td3-best.json" &
-      job=$!
-    fi
-    sleep 1
-  done
-  [[ -z $job ]] || wait "$job" || true
-}
-scored_sha256() {  # the checkpoint_sha256 an evaluation's JSON reports (empty if none)
-  "$root/.venv/bin/python" -c 'import json, sys
-print(json.load(open(sys.argv[1]))["checkpoint_sha256"])' "$1" 2>/dev/null || true
-}
-score_best_while_training &
-best_watch=$!
-
 echo "[train] training through ROS 2 into $run (figures: $run/figures)"
 # launch keeps the nodes on loopback with a run-unique ROS_DOMAIN_ID unless one is set.
 "$cli" launch --out "$run" "$@"
-touch "$trained"
 
-# The final policy is the one the default budget was chosen for (README, Results). The
-# rest runs two at a time, one per core.
+# The final policy is the one the default budget was chosen for (README, Results);
+# `best` (highest training-time evaluation return) is scored too. (Scoring each new
+# best.pt during training instead made the training loop about 10 % slower while it
+# ran, more than it saved: docs/speed.md.) The rest runs two at a time, one per core.
 final="$run/checkpoints/final.pt"
 echo "[train] evaluating $final on the held-out people against the baselines"
 background td3 eval --suite heldout --checkpoint "$final" --json "$run/eval-td3.json"
+best="$run/checkpoints/best.pt"
+if [[ -f "$best" ]]; then
+  background td3-best eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
+fi
 # and the fixed nominal person, the case of earlier versions
 background td3-nominal eval --suite nominal --checkpoint "$final" \
   --json "$run/eval-td3-nominal.json"
 # The GIF: held-out case 16, the suite's first rhythmic profile (kneading pressure on a
 # person training never met; an over-force would end the clip early, and show it).
 background gif render --checkpoint "$final" --suite heldout --case 16 --out "$run/massage.gif"
-wait "$best_watch" || true
-if [[ -f "$best" ]]; then
-  if [[ "$(cat "$run/logs/td3-best.status" 2>/dev/null)" == 0 && \
-        "$(scored_sha256 "$run/eval-td3-best.json")" == "$(sha256sum < "$best" | cut -d' ' -f1)" ]]; then
-    names+=(td3-best)
-  else
-    background td3-best eval --suite heldout --checkpoint "$best" --json "$run/eval-td3-best.json"
-  fi
-fi
 wait
 failed=()
 for name in "${names[@]}"; do
