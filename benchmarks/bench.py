@@ -1,5 +1,6 @@
-"""Speed figures in one table, from one run: env steps/s, TD3 gradient updates/s, the
-ROS round trip and the lock-step rate through ROS against in-process.
+"""Speed figures in one table, from one run: env steps/s, the reset to a new person, TD3
+gradient updates/s, the ROS round trip and the lock-step rate through ROS against
+in-process.
 
     .venv/bin/python benchmarks/bench.py [--quick] [--no-ros] [--json FILE]
 
@@ -41,10 +42,14 @@ def machine_description() -> str:
 def run_bench(quick: bool = False, ros: bool = True) -> dict:
     """Every row; ``quick`` with each script's QUICK counts, ``ros`` for the ROS rows."""
     env = bench_env.env_steps_per_second(**(bench_env.QUICK if quick else {}))
+    reset = bench_env.reset_ms(**({"resets": 2} if quick else {}))
     updates = bench_updates.updates_per_second(**(bench_updates.QUICK if quick else {}))
     rows = [{"name": "env steps/s (in-process, DIRECT)", "value": env["steps_per_s"],
              "detail": f"{env['steps']:.0f} steps, {env['physics_substeps']:.0f} physics "
                        f"steps each, {env['resets']:.0f} resets"},
+            {"name": "env reset to a new person [ms]", "value": reset["ms"],
+             "detail": f"surface map rays on {reset['threads']:.0f} threads; on one: "
+                       f"{reset['ms_one_thread']:.1f} ms (median of {reset['resets']:.0f})"},
             {"name": "TD3 gradient updates/s", "value": updates["updates_per_s"],
              "detail": f"400-300 nets, batch {updates['batch_size']:.0f}, "
                        f"{updates['torch_threads']:.0f} torch thread(s)"}]

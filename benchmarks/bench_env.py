@@ -1,4 +1,5 @@
-"""Env steps per second with the full scene in DIRECT mode (resets included).
+"""Env steps per second with the full scene in DIRECT mode (resets included), and the
+time of a reset to a new person.
 
     .venv/bin/python benchmarks/bench_env.py [--steps 6000] [--randomize] [--quick]
 
@@ -51,6 +52,30 @@ def env_steps_per_second(steps: int = 6000, randomize: bool = False, warmup: int
             "steps_per_s": done_steps / elapsed, "physics_substeps": float(substeps)}
 
 
+def reset_ms(resets: int = 20, seed: int = 1000) -> dict[str, float]:
+    """Milliseconds per reset to a new person (no surface map cached), with the surface
+    map's rays on one thread and on RAY_THREADS, interleaved person by person."""
+    from massage_td3_ros.env import strokes
+    from massage_td3_ros.env.massage_env import MassageEnv
+
+    threaded = strokes.RAY_THREADS
+    env = MassageEnv()
+    times: dict[int, list[float]] = {1: [], threaded: []}
+    try:
+        env.reset(seed=seed)   # the scene built once
+        for i in range(resets):
+            for threads in times:
+                strokes.RAY_THREADS = threads
+                start = time.perf_counter()
+                env.reset(seed=seed + 1 + 2 * i + (threads != 1))   # always a new person
+                times[threads].append(time.perf_counter() - start)
+    finally:
+        strokes.RAY_THREADS = threaded
+        env.close()
+    return {"threads": float(threaded), "ms": 1e3 * float(np.median(times[threaded])),
+            "ms_one_thread": 1e3 * float(np.median(times[1])), "resets": float(resets)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6000)
@@ -62,6 +87,10 @@ def main() -> None:
     print(f"{result['steps']:.0f} env steps ({result['physics_substeps']:.0f} physics steps "
           f"each, {result['resets']:.0f} resets) in {result['seconds']:.2f} s: "
           f"{result['steps_per_s']:.0f} env steps/s")
+    reset = reset_ms(**({"resets": 2} if args.quick else {}))
+    print(f"reset to a new person: {reset['ms']:.1f} ms with the surface map's rays on "
+          f"{reset['threads']:.0f} threads, {reset['ms_one_thread']:.1f} ms on one (median "
+          f"of {reset['resets']:.0f} each)")
 
 
 if __name__ == "__main__":

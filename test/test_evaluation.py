@@ -184,7 +184,8 @@ def test_bench_script_quick(tmp_path):
                             env=ros_environment(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     rows = {row["name"]: row["value"] for row in json.loads(out.read_text())["rows"]}
-    assert set(rows) == {"env steps/s (in-process, DIRECT)", "TD3 gradient updates/s",
+    assert set(rows) == {"env steps/s (in-process, DIRECT)", "env reset to a new person [ms]",
+                         "TD3 gradient updates/s",
                          "ROS round trip action -> state, p50 [ms]",
                          "lock-step steps/s through ROS, no training",
                          "lock-step steps/s through ROS, 1 update/step"}

@@ -69,11 +69,12 @@ class SurfaceMap:
 
 def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
                 tool_radius_m: float, collision_mask: int = -1,
-                threads: int = RAY_THREADS) -> SurfaceMap:
+                threads: int | None = None) -> SurfaceMap:
     """Ray-cast the body (its frame at ``origin_m``, on the table top) between the
     body-frame x/y ranges (padded by the radius); only surfaces whose collision group
     meets ``collision_mask`` count (those the tool can touch). ``threads``: PyBullet's
-    ray-batch threads."""
+    ray-batch threads (default RAY_THREADS)."""
+    threads = RAY_THREADS if threads is None else threads
     origin_m = np.asarray(origin_m, dtype=float)
     floor_z_m = float(origin_m[2])
     pad = tool_radius_m + GRID_STEP_M
