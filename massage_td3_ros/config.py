@@ -91,8 +91,8 @@ class AgentNodeConfig:
     learner_process: bool = param(
         True, "Train mode: run the gradient updates in a learner process, overlapped with "
         "the sim step and the DDS round trip (the acting weights lag "
-        "train.learner_in_flight states' updates). False: on the node's thread. agent.background_updates takes "
-        "precedence (a worker thread).")
+        "train.learner_in_flight states' updates). False: on the node's thread. "
+        "agent.background_updates takes precedence (a worker thread).")
     realtime_priority: int = param(
         0, "Linux SCHED_FIFO priority of the node's threads (the state-to-action path), "
         "as massage_bridge's bridge.realtime_priority; the update thread stays at normal "
