@@ -55,7 +55,7 @@ def test_the_updates_run_in_the_child_and_reach_the_acting_policy(tmp_path):
         before = [p.clone() for p in learner.policy.actor.parameters()]
         feed(learning, episodes=2)
         # Updates ran (the last requests may still be in flight) and were logged.
-        assert learner.updates >= 2 * 40 - 20 - learner.in_flight and learning.logger.losses
+        assert learner.updates >= 2 * 40 - 20 - learner.max_in_flight and learning.logger.losses
         # The child's actor reached the acting copy (which this process never trains).
         after = list(learner.policy.actor.parameters())
         assert not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
@@ -77,7 +77,7 @@ def test_the_same_seed_gives_the_same_run(tmp_path, in_flight):
     runs = []
     for name in ("a", "b"):
         learning = session(tmp_path / name, learner_in_flight=in_flight, buffer_size=50)
-        assert learning.learner.in_flight == in_flight
+        assert learning.learner.max_in_flight == in_flight
         runs.append(feed(learning, episodes=3))
         learning.close()
     np.testing.assert_array_equal(runs[0], runs[1])

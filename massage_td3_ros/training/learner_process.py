@@ -115,7 +115,7 @@ class ProcessLearner(OnlineLearner):
 
     def __init__(self, obs_dim: int, act_dim: int, td3_cfg: TD3Config | None = None,
                  exploration_cfg=None, train_cfg=None) -> None:
-        self.in_flight = (train_cfg or TrainConfig()).learner_in_flight
+        self.max_in_flight = (train_cfg or TrainConfig()).learner_in_flight
         self._shared: SharedArrays | None = None
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
@@ -144,7 +144,7 @@ class ProcessLearner(OnlineLearner):
         _send(self._conn, {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
                            "capacity": self.buffer.capacity, "td3": to_dict(self.td3_cfg),
                            "shared": self._shared.block.name, "shapes": self._shared.shapes,
-                           "in_flight": self.in_flight,
+                           "in_flight": self.max_in_flight,
                            "deterministic": torch.are_deterministic_algorithms_enabled()})
         self._expect("ready")
         self._push_state()   # the child starts from this process's weights and RNG states
@@ -152,7 +152,7 @@ class ProcessLearner(OnlineLearner):
     def _make_buffer(self, capacity: int, rng: np.random.Generator) -> ReplayBuffer:
         actor_size = parameters_to_vector(self.agent.actor.parameters()).numel()
         self._shared = SharedArrays(_shapes(capacity, self.obs_dim, self.act_dim, actor_size,
-                                            self.in_flight))
+                                            self.max_in_flight))
         return ReplayBuffer(capacity, self.obs_dim, self.act_dim, rng, self.agent.device,
                             storage=self._shared.arrays)
 
@@ -216,7 +216,7 @@ class ProcessLearner(OnlineLearner):
 
     # ---------------------------------------------------------------- OnlineLearner
     def _store(self, pending, state, next_obs) -> None:
-        while self._in_flight and self._in_flight[0][0] >= self.in_flight:
+        while self._in_flight and self._in_flight[0][0] >= self.max_in_flight:
             self._collect(keep=len(self._in_flight) - 1)   # it may read this store's slot
         super()._store(pending, state, next_obs)
         for stored in self._in_flight:
@@ -230,7 +230,7 @@ class ProcessLearner(OnlineLearner):
         with self._buffer_lock:
             if self.failure is not None:
                 self._fail(self.failure)
-            self._collect(keep=self.in_flight - 1)
+            self._collect(keep=self.max_in_flight - 1)
             finished, self._finished = self._finished, []
             count = int(self.updates_due)
             if count >= 1:
