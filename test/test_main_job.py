@@ -34,8 +34,8 @@ def processes_mentioning(text: str) -> list[str]:
 
 def test_the_main_job_trains_evaluates_and_records(tmp_path):
     run = tmp_path / "main"
-    # A training-time evaluation every 2 episodes: `best` is written (and replaced)
-    # while training runs, so train.sh scores it then or after.
+    # A training-time evaluation every 2 episodes, so a short run writes (and replaces)
+    # best.pt, which train.sh scores after training.
     config = tmp_path / "train.yaml"
     text = (ROOT / "config" / "train.yaml").read_text()
     for old, new in (("eval_every_episodes: 20", "eval_every_episodes: 2"),
@@ -56,7 +56,7 @@ def test_the_main_job_trains_evaluates_and_records(tmp_path):
         assert 0.0 <= aggregate["in_band_percent"] <= 100.0
     nominal = json.loads((run / "eval-td3-nominal.json").read_text())["aggregate"]
     assert nominal["episodes"] == 4
-    # `best`, scored while training ran or after it: the final best.pt, byte for byte
+    # `best`: the score is of the final best.pt, byte for byte
     scored = json.loads((run / "eval-td3-best.json").read_text())
     best = run / "checkpoints" / "best.pt"
     assert scored["checkpoint_sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
