@@ -14,7 +14,7 @@ from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.env.observation import FORCE_ERROR_SCALE_N, observation_slices
 from massage_td3_ros.env.pressure import PREVIEW_STEPS, PROFILES, PressureProfile
 from massage_td3_ros.env.scene import BODY_GROUP
-from massage_td3_ros.env.strokes import RAY_THREADS, map_surface
+from massage_td3_ros.env.strokes import RAY_THREADS, map_surface, surface_mapper
 from massage_td3_ros.env.tissue import REGIONS
 
 CURVES = Path(__file__).resolve().parents[1] / "benchmarks" / "tissue_curves.py"
@@ -105,6 +105,36 @@ def test_the_threaded_surface_map_has_the_same_hits():
     assert np.isfinite(maps[0].height_m).all() and maps[0].height_m.max() > 0.1
     np.testing.assert_array_equal(maps[0].height_m, maps[1].height_m)
 
+
+
+def test_a_map_filled_on_demand_equals_the_whole_map_and_casts_a_band():
+    # A reset casts only the rays its stroke reads; the values must be those of the
+    # whole-grid map, bit for bit, for every stroke, in any order of the queries.
+    env = MassageEnv(EnvConfig(randomize=True))
+    try:
+        env.reset(seed=11)
+        home = np.array([0.0, 0.0, env.config.table_height_m])
+        env.scene.place_body(home)
+        geo = env.scene.geometry
+        ranges = (geo.back_x_range_m, (-geo.back_half_width_m, geo.back_half_width_m))
+        args = (env.client, env.scene.body_id, home, *ranges, env.config.tool_radius_m,
+                BODY_GROUP)
+        whole = map_surface(*args)
+        moved = []
+        on_demand = surface_mapper(*args, before_cast=lambda: moved.append(True))
+        (x_lo, x_hi), half = geo.back_x_range_m, geo.back_half_width_m
+        t = np.linspace(0.0, 1.0, 400)
+        along = np.column_stack([x_lo + t * (x_hi - x_lo), -0.05 + 0.02 * np.sin(9 * t)])
+        across = np.column_stack([x_lo + 0.65 * (x_hi - x_lo) + 0.01 * np.sin(7 * t),
+                                  -half + 2 * half * t])
+        for xy in (along, across, along[::-1]):
+            for got, want in zip(on_demand.touch(xy), whole.touch(xy), strict=True):
+                np.testing.assert_array_equal(got, want)
+        cast = on_demand.fill.cast
+    finally:
+        env.close()
+    assert len(moved) == 2          # the repeated stroke needed no new rays
+    assert 0 < cast.sum() < 0.6 * cast.size
 
 def test_profiles():
     dt = 1 / 30

@@ -32,8 +32,8 @@ from massage_td3_ros.env.strokes import (
     Stroke,
     lateral_error_m,
     make_stroke,
-    map_surface,
     stroke_line,
+    surface_mapper,
 )
 from massage_td3_ros.env.tissue import NO_REGION, REGIONS
 from massage_td3_ros.params import from_dict, to_dict, validate
@@ -84,11 +84,11 @@ class MassageEnv(gymnasium.Env):
         draw = draw_episode(cfg, self.np_random, options or {})
         scene.set_person(draw.body, draw.body_mass_kg, draw.tissue)
         origin = np.array([draw.body_offset_m[0], draw.body_offset_m[1], cfg.table_height_m])
-        surface = self._surface(origin)
-        scene.place_body(origin)
         self._draw = draw
         points = cfg.max_episode_steps + PREVIEW_POINTS * cfg.preview_spacing_steps + 2
-        self.stroke = self._make_stroke(draw, surface, origin, points)
+        # The stroke first: its map may cast rays, with the body where the map was made.
+        self.stroke = self._make_stroke(draw, self._surface(origin), origin, points)
+        scene.place_body(origin)
         self._targets = draw.profile.targets_n(points + max(PREVIEW_STEPS), self.dt_s)
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
@@ -331,22 +331,23 @@ class MassageEnv(gymnasium.Env):
         return target + pushed_up, pushed_up
 
     def _surface(self, origin: np.ndarray):
-        """The body's surface map (one per build, always cast with the body at the
+        """The body's surface map (one per body, always cast with the body at the
         table's origin so that it does not depend on earlier episodes; it then moves
-        with the body)."""
+        with the body). Its rays are cast on demand: each stroke needs a band of the
+        back, and a new person's whole back would be most of a reset."""
         scene = self.scene
-        key = (scene.body, scene.tissue.layered)
+        key = (scene.body, scene.tissue.layered, scene.body_id)  # rays hit this body id
         if key not in self._maps:
             if len(self._maps) > 64:  # many builds: keep the cache bounded
                 self._maps.clear()
             geo, pad = scene.geometry, 0.08  # room for kneading and corrections
             half = geo.back_half_width_m + pad
             home = np.array([0.0, 0.0, self.config.table_height_m])
-            scene.place_body(home)
-            self._maps[key] = map_surface(
+            self._maps[key] = surface_mapper(
                 self.client, scene.body_id, home,
                 (geo.back_x_range_m[0] - pad, geo.back_x_range_m[1] + pad), (-half, half),
-                self.config.tool_radius_m, BODY_GROUP)
+                self.config.tool_radius_m, BODY_GROUP,
+                before_cast=lambda: scene.place_body(home))
         surface = self._maps[key]
         surface.origin_m = np.asarray(origin, dtype=float)
         return surface

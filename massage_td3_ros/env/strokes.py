@@ -1,12 +1,12 @@
 """Massage paths computed from the body's geometry.
 
 At reset a grid of vertical rays is cast onto the body over the back region (taken
-from the body's own landmarks); from the surface heights we compute, for a ball
-of the tool's radius, the height of its centre when it just touches the body
-(the maximum over a disc of surface heights plus the sphere's cap) and that
-offset surface's normal. A stroke is a line over the back (beside the spine, or
-across it) traversed forth and back at a set speed, with a sideways sinusoidal
-kneading modulation; each control step gets one path point.
+from the body's own landmarks; only the cells a stroke reads, on demand); from the
+surface heights we compute, for a ball of the tool's radius, the height of its centre
+when it just touches the body (the maximum over a disc of surface heights plus the
+sphere's cap) and that offset surface's normal. A stroke is a line over the back
+(beside the spine, or across it) traversed forth and back at a set speed, with a
+sideways sinusoidal kneading modulation; each control step gets one path point.
 
 A taught stroke (``taught_stroke``: a polyline someone recorded on the real person,
 as the real-arm bridge receives it) gives the same kind of Stroke without a body
@@ -15,6 +15,7 @@ model: the polyline's points and normals, traversed forth and back by arc length
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +23,9 @@ import pybullet as pb
 
 GRID_STEP_M = 0.004
 RAY_BATCH = 8000
-# A new person's map is most of a reset (about 17,000 rays). In training the reset runs
-# while the learner process waits for the next state, so a second core is usually
-# free; PyBullet's threaded batch returns the same hits (test_env_people.py).
+# A new person's stroke band (a few thousand rays) is most of a reset. In training the
+# reset runs while the learner process waits for the next state, so a second core is
+# usually free; PyBullet's threaded batch returns the same hits (test_env_people.py).
 RAY_THREADS = 2
 COVERAGE_BINS = 20
 MIN_TAUGHT_LENGTH_M = 1e-3   # a taught stroke shorter than this has no usable direction
@@ -35,7 +36,8 @@ class SurfaceMap:
     """Tool-centre touching height over an xy grid in the body frame.
 
     ``origin_m`` (the body frame's place in the world) may be moved: the map
-    then follows the body.
+    then follows the body. A map made by ``surface_mapper`` is filled on demand:
+    ``fill`` readies the grid cells a query reads before ``touch`` reads them.
     """
 
     x0: float
@@ -44,12 +46,17 @@ class SurfaceMap:
     height_m: np.ndarray     # (nx, ny) tool-centre height when just touching
     grad: np.ndarray         # (nx, ny, 2) d height / d(x, y)
     origin_m: np.ndarray
+    fill: Callable[[np.ndarray, np.ndarray], None] | None = None
 
-    def _bilinear(self, values: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        fx = np.clip((xy[:, 0] - self.x0) / self.step, 0, values.shape[0] - 1.001)
-        fy = np.clip((xy[:, 1] - self.y0) / self.step, 0, values.shape[1] - 1.001)
+    def _cells(self, xy: np.ndarray):
+        """Lower-left grid cell (ix, iy) of each local point and its place in it."""
+        fx = np.clip((xy[:, 0] - self.x0) / self.step, 0, self.height_m.shape[0] - 1.001)
+        fy = np.clip((xy[:, 1] - self.y0) / self.step, 0, self.height_m.shape[1] - 1.001)
         ix, iy = fx.astype(int), fy.astype(int)
-        tx, ty = fx - ix, fy - iy
+        return ix, iy, fx - ix, fy - iy
+
+    @staticmethod
+    def _bilinear(values: np.ndarray, ix, iy, tx, ty) -> np.ndarray:
         if values.ndim == 3:
             tx, ty = tx[:, None], ty[:, None]
         return ((1 - tx) * (1 - ty) * values[ix, iy] + tx * (1 - ty) * values[ix + 1, iy]
@@ -59,57 +66,172 @@ class SurfaceMap:
         """World touching points of the tool centre (n, 3) and unit surface normals
         (n, 3) below world points ``xy`` (n, 2)."""
         xy = np.atleast_2d(np.asarray(xy, dtype=float))
-        local = xy - self.origin_m[:2]
-        z = self._bilinear(self.height_m, local) + self.origin_m[2]
-        g = self._bilinear(self.grad, local)
+        cells = self._cells(xy - self.origin_m[:2])
+        if self.fill is not None:
+            self.fill(cells[0], cells[1])
+        z = self._bilinear(self.height_m, *cells) + self.origin_m[2]
+        g = self._bilinear(self.grad, *cells)
         normal = np.column_stack([-g[:, 0], -g[:, 1], np.ones(len(xy))])
         normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         return np.column_stack([xy, z]), normal
 
 
-def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
-                tool_radius_m: float, collision_mask: int = -1,
-                threads: int | None = None) -> SurfaceMap:
-    """Ray-cast the body (its frame at ``origin_m``, on the table top) between the
-    body-frame x/y ranges (padded by the radius); only surfaces whose collision group
-    meets ``collision_mask`` count (those the tool can touch). ``threads``: PyBullet's
-    ray-batch threads (default RAY_THREADS)."""
+def _grow(mask: np.ndarray, cells: int) -> np.ndarray:
+    """``mask`` grown by ``cells`` grid cells in x and in y (a square neighbourhood)."""
+    grown = mask.copy()
+    for axis in (0, 1):
+        spread = grown.copy()
+        for shift in range(1, cells + 1):
+            if axis == 0:
+                spread[shift:] |= grown[:-shift]
+                spread[:-shift] |= grown[shift:]
+            else:
+                spread[:, shift:] |= grown[:, :-shift]
+                spread[:, :-shift] |= grown[:, shift:]
+        grown = spread
+    return grown
+
+
+def _box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The smallest index box holding every True cell of ``mask``."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+class _SurfaceCaster:
+    """Casts the rays of a SurfaceMap's grid cells when a query first needs them.
+
+    A cell's touching height is the maximum over a disc of surface heights (the rays
+    within the tool radius), its slope the central difference of its neighbours'
+    heights: so a query's cells need their neighbours' heights, and those the rays
+    around them. Each value is computed by the same arithmetic as a whole-grid pass,
+    so a map filled on demand equals one filled at once, bit for bit."""
+
+    def __init__(self, client: int, body_id: int, xs: np.ndarray, ys: np.ndarray,
+                 floor_z_m: float, tool_radius_m: float, collision_mask: int, threads: int,
+                 surface: SurfaceMap, before_cast: Callable[[], None] | None) -> None:
+        self.client, self.body_id, self.mask, self.threads = (client, body_id,
+                                                              collision_mask, threads)
+        self.xs, self.ys, self.floor_z_m, self.radius = xs, ys, floor_z_m, tool_radius_m
+        self.surface, self.before_cast = surface, before_cast
+        shape = (len(xs), len(ys))
+        self.hit_z = np.full(shape, floor_z_m)       # the rays' surface heights
+        self.cast = np.zeros(shape, bool)
+        self.centre = np.full(shape, np.nan)         # tool-centre height when touching
+        self.centre_ready = np.zeros(shape, bool)
+        self.ready = np.zeros(shape, bool)           # height_m and grad filled
+        self.cells = int(np.ceil(tool_radius_m / GRID_STEP_M))
+
+    def __call__(self, ix: np.ndarray, iy: np.ndarray) -> None:
+        wanted = np.zeros_like(self.ready)
+        for dx in (0, 1):          # the four corners bilinear interpolation reads
+            for dy in (0, 1):
+                wanted[ix + dx, iy + dy] = True
+        wanted &= ~self.ready
+        if not wanted.any():
+            return
+        centres = _grow(wanted, 1) & ~self.centre_ready
+        self._cast(_grow(centres, self.cells) & ~self.cast)
+        self._centres(centres)
+        self._slopes(wanted)
+
+    def _cast(self, rays: np.ndarray) -> None:
+        if not rays.any():
+            return
+        if self.before_cast is not None:
+            self.before_cast()
+        ix, iy = np.nonzero(rays)
+        starts = np.column_stack([self.xs[ix], self.ys[iy],
+                                  np.full(len(ix), self.floor_z_m + 1.0)])
+        ends = starts.copy()
+        ends[:, 2] = self.floor_z_m
+        z = self.hit_z[ix, iy]
+        for lo in range(0, len(starts), RAY_BATCH):
+            hits = pb.rayTestBatch(starts[lo:lo + RAY_BATCH].tolist(),
+                                   ends[lo:lo + RAY_BATCH].tolist(),
+                                   collisionFilterMask=self.mask, numThreads=self.threads,
+                                   physicsClientId=self.client)
+            for i, hit in enumerate(hits):
+                if hit[0] == self.body_id:
+                    z[lo + i] = hit[3][2]
+        self.hit_z[ix, iy] = z
+        self.cast |= rays
+
+    def _centres(self, centres: np.ndarray) -> None:
+        """Ball centre height: max over the disc of (surface + spherical cap)."""
+        if not centres.any():
+            return
+        rows, cols = _box(centres)
+        cells, radius = self.cells, self.radius
+        padded = np.pad(self.hit_z, cells, constant_values=self.floor_z_m)
+        top = np.full((rows.stop - rows.start, cols.stop - cols.start), -np.inf)
+        for dx in range(-cells, cells + 1):
+            for dy in range(-cells, cells + 1):
+                r2 = (dx * dx + dy * dy) * GRID_STEP_M ** 2
+                if r2 > radius ** 2:
+                    continue
+                shifted = padded[cells + dx + rows.start:cells + dx + rows.stop,
+                                 cells + dy + cols.start:cells + dy + cols.stop]
+                np.maximum(top, shifted + np.sqrt(radius ** 2 - r2), out=top)
+        inside = centres[rows, cols]
+        self.centre[rows, cols][inside] = top[inside]
+        self.centre_ready |= centres
+
+    def _slopes(self, wanted: np.ndarray) -> None:
+        """np.gradient's differences (central inside, one-sided at the grid's edges) at
+        the wanted cells, from a box one cell wider (its other cells are not used)."""
+        rows, cols = _box(wanted)
+        nx, ny = self.centre.shape
+        rows = slice(max(rows.start - 1, 0), min(rows.stop + 1, nx))
+        cols = slice(max(cols.start - 1, 0), min(cols.stop + 1, ny))
+        block = self.centre[rows, cols]
+        with np.errstate(invalid="ignore"):
+            grad = np.stack(np.gradient(block, GRID_STEP_M), axis=-1)
+        inside = wanted[rows, cols]
+        surface = self.surface
+        surface.grad[rows, cols][inside] = grad[inside]
+        surface.height_m[rows, cols][inside] = block[inside] - self.floor_z_m
+        self.ready |= wanted
+
+
+def surface_mapper(client: int, body_id: int, origin_m, x_range, y_range,
+                   tool_radius_m: float, collision_mask: int = -1,
+                   threads: int | None = None,
+                   before_cast: Callable[[], None] | None = None) -> SurfaceMap:
+    """A map of the body (its frame at ``origin_m``, on the table top) between the
+    body-frame x/y ranges (padded by the radius) that casts its rays on demand: a
+    reset's stroke needs a band of the back, a few thousand of the grid's rays.
+    Only surfaces whose collision group meets ``collision_mask`` count (those the tool
+    can touch). ``threads``: PyBullet's ray-batch threads (default RAY_THREADS).
+    ``before_cast``: called before rays are cast (to put the body back where the map
+    was made, at ``origin_m``)."""
     threads = RAY_THREADS if threads is None else threads
     origin_m = np.asarray(origin_m, dtype=float)
-    floor_z_m = float(origin_m[2])
     pad = tool_radius_m + GRID_STEP_M
     xs = np.arange(x_range[0] - pad, x_range[1] + pad, GRID_STEP_M) + origin_m[0]
     ys = np.arange(y_range[0] - pad, y_range[1] + pad, GRID_STEP_M) + origin_m[1]
-    gx, gy = np.meshgrid(xs, ys, indexing="ij")
-    starts = np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, floor_z_m + 1.0)])
-    ends = starts.copy()
-    ends[:, 2] = floor_z_m
-    heights = np.full(gx.size, floor_z_m)
-    for lo in range(0, len(starts), RAY_BATCH):
-        hits = pb.rayTestBatch(starts[lo:lo + RAY_BATCH].tolist(),
-                               ends[lo:lo + RAY_BATCH].tolist(),
-                               collisionFilterMask=collision_mask, numThreads=threads,
-                               physicsClientId=client)
-        for i, hit in enumerate(hits):
-            if hit[0] == body_id:
-                heights[lo + i] = hit[3][2]
-    surface = heights.reshape(gx.shape)
-    # Ball centre height: max over the disc of (surface + spherical cap).
-    cells = int(np.ceil(tool_radius_m / GRID_STEP_M))
-    padded = np.pad(surface, cells, constant_values=floor_z_m)
-    centre = np.full(surface.shape, -np.inf)
-    for dx in range(-cells, cells + 1):
-        for dy in range(-cells, cells + 1):
-            r2 = (dx * dx + dy * dy) * GRID_STEP_M ** 2
-            if r2 > tool_radius_m ** 2:
-                continue
-            shifted = padded[cells + dx:cells + dx + surface.shape[0],
-                             cells + dy:cells + dy + surface.shape[1]]
-            np.maximum(centre, shifted + np.sqrt(tool_radius_m ** 2 - r2), out=centre)
-    grad = np.stack(np.gradient(centre, GRID_STEP_M), axis=-1)
-    return SurfaceMap(x0=float(xs[0] - origin_m[0]), y0=float(ys[0] - origin_m[1]),
-                      step=GRID_STEP_M, height_m=centre - floor_z_m, grad=grad,
-                      origin_m=origin_m)
+    shape = (len(xs), len(ys))
+    surface = SurfaceMap(x0=float(xs[0] - origin_m[0]), y0=float(ys[0] - origin_m[1]),
+                         step=GRID_STEP_M, height_m=np.full(shape, np.nan),
+                         grad=np.full(shape + (2,), np.nan), origin_m=origin_m)
+    surface.fill = _SurfaceCaster(client, body_id, xs, ys, float(origin_m[2]),
+                                  tool_radius_m, collision_mask, threads, surface,
+                                  before_cast)
+    return surface
+
+
+def map_surface(client: int, body_id: int, origin_m, x_range, y_range,
+                tool_radius_m: float, collision_mask: int = -1,
+                threads: int | None = None) -> SurfaceMap:
+    """``surface_mapper``'s map with every cell filled at once (the body at
+    ``origin_m`` now)."""
+    surface = surface_mapper(client, body_id, origin_m, x_range, y_range, tool_radius_m,
+                             collision_mask, threads)
+    nx, ny = surface.height_m.shape
+    ix, iy = np.meshgrid(np.arange(nx - 1), np.arange(ny - 1), indexing="ij")
+    surface.fill(ix.ravel(), iy.ravel())
+    surface.fill = None
+    return surface
 
 
 @dataclass
