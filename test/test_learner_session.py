@@ -141,3 +141,32 @@ def test_the_next_producer_episode_survives_a_checkpoint(tmp_path):
     session.save_checkpoint("latest")
     resumed = make(tmp_path)  # resumes from the folder's latest
     assert resumed.next_episode == 8 and resumed.counters()["next_episode"] == 8
+
+
+def test_periodic_figures_are_drawn_on_a_thread_from_a_snapshot(tmp_path, monkeypatch):
+    # A refresh must not hold up the next action (a lockstep sim steps on without it
+    # after sim.action_timeout_s): the episode end returns while the figure draws.
+    from massage_td3_ros.training import plots
+
+    started, release, drawn = threading.Event(), threading.Event(), []
+
+    def slow_plot(episodes, losses, path, evals):
+        started.set()
+        release.wait(timeout=30)
+        drawn.append(len(episodes))
+
+    monkeypatch.setattr(plots, "plot_training", slow_plot)
+    monkeypatch.setattr(plots, "plot_diagnostics", lambda *args, **kwargs: None)
+    session = make(tmp_path, TrainConfig(warmup_steps=10, buffer_size=1000,
+                                         log_tensorboard=False, eval_every_episodes=0,
+                                         plot_every_episodes=1, checkpoint_every_steps=0))
+    for episode in range(3):   # ends 2 and 3 come while the first refresh still draws
+        session.on_state(state(episode, 0))
+        session.on_state(state(episode, 1, truncated=True))
+        assert started.wait(timeout=30)
+    assert drawn == [] and session.episodes == 3
+    release.set()
+    session.wait_for_plots()
+    assert drawn == [1]         # its own snapshot; the refreshes asked meanwhile skipped
+    session.close(final_checkpoint=False)
+    assert drawn == [1, 3]      # close draws the final figures, after the last refresh

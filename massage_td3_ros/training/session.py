@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ class Session:
         self._trace: dict[str, list[float]] = {}
         self.last_trace: dict[str, list[float]] = {}
         self.last_summary: dict[str, float] = {}   # metrics of the last whole episode
+        self._plotter: threading.Thread | None = None   # a figure refresh drawing
         try:
             self.logger = RunLogger(self.run_dir, tensorboard=cfg.log_tensorboard)
             if mode == "train" and start is not None:
@@ -260,7 +262,7 @@ class Session:
             self._eval_remaining = cfg.eval_episodes
             self._eval_returns = []
         if cfg.plot_every_episodes and self.episodes % cfg.plot_every_episodes == 0:
-            self.write_plots()
+            self.write_plots(background=True)
         if self._checkpoint_due:
             self.save_checkpoint("latest")
 
@@ -378,16 +380,47 @@ class Session:
         restore_global_rng(rng["global"])
         torch.set_rng_state(torch_rng.cpu())
 
-    def write_plots(self) -> None:
-        """Refresh the run's figures (learning curves; force diagnostics if available)."""
+    def write_plots(self, background: bool = False) -> None:
+        """Refresh the run's figures (learning curves; force diagnostics if available).
+
+        ``background``: draw them on a worker thread from a copy of the logs, and skip
+        this refresh if the last one is still drawing. Drawing takes about a second, and
+        an agent that does not answer a lockstep sim for ``sim.action_timeout_s`` (1 s)
+        gets a step taken with the tool target held: a gap, and another run."""
         from massage_td3_ros.training.plots import plot_diagnostics, plot_training
 
+        if background and self._plotter is not None and self._plotter.is_alive():
+            return
         figures = self.run_dir / "figures"
-        plot_training(self.logger.episodes, self.logger.losses, figures / "training.png",
-                      self.logger.evals)
-        if self.last_trace.get("force_n"):
-            plot_diagnostics(self.last_trace, figures / "diagnostics.png", self.band_n,
-                             title=f"last episode (after {self.episodes} training episodes)")
+        logger = self.logger
+        # Copies: rows are only appended, so a shallow copy is a stable snapshot.
+        training = (list(logger.episodes), list(logger.losses), figures / "training.png",
+                    list(logger.evals))
+        trace = self.last_trace if self.last_trace.get("force_n") else None
+        title = f"last episode (after {self.episodes} training episodes)"
+
+        def draw() -> None:
+            plot_training(*training)
+            if trace is not None:
+                plot_diagnostics(trace, figures / "diagnostics.png", self.band_n, title=title)
+
+        if not background:
+            draw()
+            return
+
+        def draw_logged() -> None:
+            try:
+                draw()
+            except Exception:  # noqa: BLE001 - a figure must never stop training
+                LOG.exception("figure refresh failed (the next refresh tries again)")
+
+        self._plotter = threading.Thread(target=draw_logged, name="figures", daemon=True)
+        self._plotter.start()
+
+    def wait_for_plots(self) -> None:
+        """Return once a background figure refresh, if any, has finished."""
+        if self._plotter is not None:
+            self._plotter.join()
 
     def close(self, final_checkpoint: bool = True) -> None:
         """End of run: final (and latest) checkpoint, figures, flush logs.
@@ -409,6 +442,7 @@ class Session:
                     self.save_checkpoint("latest")
         finally:
             self.learner.close()
+            self.wait_for_plots()
             self.write_plots()
             self.logger.close()
 
