@@ -87,18 +87,24 @@ def test_builds_change_the_body_where_they_should():
     assert hollow["thorax"].shapes[0].center == reference["thorax"].shapes[0].center
 
 
+def surface_map_args(env, seed):
+    """A drawn person's body at the table's origin, and the surface-map arguments for
+    its back (client, body, origin, x and y ranges, tool radius, collision mask)."""
+    env.reset(seed=seed)
+    home = np.array([0.0, 0.0, env.config.table_height_m])
+    env.scene.place_body(home)
+    geo = env.scene.geometry
+    return (env.client, env.scene.body_id, home, geo.back_x_range_m,
+            (-geo.back_half_width_m, geo.back_half_width_m), env.config.tool_radius_m,
+            BODY_GROUP)
+
+
 def test_the_threaded_surface_map_has_the_same_hits():
     # map_surface casts its rays on RAY_THREADS threads: the map must not depend on it.
     env = MassageEnv(EnvConfig(randomize=True))
     try:
-        env.reset(seed=7)
-        home = np.array([0.0, 0.0, env.config.table_height_m])
-        env.scene.place_body(home)
-        geo = env.scene.geometry
-        maps = [map_surface(env.client, env.scene.body_id, home, geo.back_x_range_m,
-                            (-geo.back_half_width_m, geo.back_half_width_m),
-                            env.config.tool_radius_m, BODY_GROUP, threads=threads)
-                for threads in (1, RAY_THREADS)]
+        args = surface_map_args(env, seed=7)
+        maps = [map_surface(*args, threads=threads) for threads in (1, RAY_THREADS)]
     finally:
         env.close()
     assert RAY_THREADS > 1
@@ -106,23 +112,16 @@ def test_the_threaded_surface_map_has_the_same_hits():
     np.testing.assert_array_equal(maps[0].height_m, maps[1].height_m)
 
 
-
 def test_a_map_filled_on_demand_equals_the_whole_map_and_casts_a_band():
     # A reset casts only the rays its stroke reads; the values must be those of the
     # whole-grid map, bit for bit, for every stroke, in any order of the queries.
     env = MassageEnv(EnvConfig(randomize=True))
     try:
-        env.reset(seed=11)
-        home = np.array([0.0, 0.0, env.config.table_height_m])
-        env.scene.place_body(home)
-        geo = env.scene.geometry
-        ranges = (geo.back_x_range_m, (-geo.back_half_width_m, geo.back_half_width_m))
-        args = (env.client, env.scene.body_id, home, *ranges, env.config.tool_radius_m,
-                BODY_GROUP)
+        args = surface_map_args(env, seed=11)
         whole = map_surface(*args)
         moved = []
         on_demand = surface_mapper(*args, before_cast=lambda: moved.append(True))
-        (x_lo, x_hi), half = geo.back_x_range_m, geo.back_half_width_m
+        (x_lo, x_hi), half = args[3], args[4][1]
         t = np.linspace(0.0, 1.0, 400)
         along = np.column_stack([x_lo + t * (x_hi - x_lo), -0.05 + 0.02 * np.sin(9 * t)])
         across = np.column_stack([x_lo + 0.65 * (x_hi - x_lo) + 0.01 * np.sin(7 * t),
