@@ -338,8 +338,8 @@ class MassageEnv(gymnasium.Env):
         scene = self.scene
         key = (scene.body, scene.tissue.layered, scene.body_id)  # rays hit this body id
         if key not in self._maps:
-            if len(self._maps) > 64:  # many builds: keep the cache bounded
-                self._maps.clear()
+            # A rebuilt body has a new id: maps of the bodies before it are never used again.
+            self._maps = {k: v for k, v in self._maps.items() if k[2] == scene.body_id}
             geo, pad = scene.geometry, 0.08  # room for kneading and corrections
             half = geo.back_half_width_m + pad
             home = np.array([0.0, 0.0, self.config.table_height_m])
