@@ -19,10 +19,9 @@ import pybullet as pb
 
 from massage_td3_ros.env.anatomy import Shape, link_indices
 from massage_td3_ros.env.body import body_parts
-from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
-from massage_td3_ros.evaluation.controllers import PreviewPidController
+from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.suites import heldout_episodes
 from massage_td3_ros.td3.cpu import cpu_info
 
@@ -49,7 +48,7 @@ def nearest_primitive(point: np.ndarray, shapes: tuple[Shape, ...],
 
 
 def main() -> None:
-    config = EnvConfig()
+    config = baseline_env_config()
     cases = heldout_episodes(config)
     env = MassageEnv(config)
     controller = PreviewPidController(**PREVIEW_GAINS)

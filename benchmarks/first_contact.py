@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
-from massage_td3_ros.evaluation.controllers import PreviewPidController
+from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.evaluate import evaluate_cases
 from massage_td3_ros.evaluation.suites import heldout_episodes
 from massage_td3_ros.td3.cpu import cpu_info
@@ -42,7 +41,7 @@ class IntegralFromContact(PreviewPidController):
 
 
 def main() -> None:
-    config = EnvConfig()
+    config = baseline_env_config()
     cases = heldout_episodes(config)
     env = MassageEnv(config)
     controllers = [PreviewPidController(**PREVIEW_GAINS)] + [

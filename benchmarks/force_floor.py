@@ -31,10 +31,9 @@ import time
 import numpy as np
 import pybullet as pb
 
-from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
-from massage_td3_ros.evaluation.controllers import PreviewPidController
+from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.evaluate import (
     DETAIL_METRICS,
     METRICS,
@@ -144,7 +143,7 @@ def main() -> None:
                         help="held-out case indices (default: all)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
-    config = EnvConfig()
+    config = baseline_env_config()
     cases = heldout_episodes(config)
     if args.cases:
         cases = [cases[i] for i in args.cases]

@@ -21,10 +21,9 @@ import time
 
 import numpy as np
 
-from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
-from massage_td3_ros.evaluation.controllers import PreviewPidController
+from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.evaluate import aggregate_metrics, evaluate_cases
 from massage_td3_ros.evaluation.suites import heldout_episodes
 from massage_td3_ros.td3.cpu import cpu_info
@@ -37,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    config = EnvConfig()
+    config = baseline_env_config()
     cases = heldout_episodes(config)
     env = MassageEnv(config)
     start = time.perf_counter()

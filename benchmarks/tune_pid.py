@@ -28,9 +28,12 @@ import argparse
 import json
 import time
 
-from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.massage_env import MassageEnv
-from massage_td3_ros.evaluation.controllers import PidController, PreviewPidController
+from massage_td3_ros.evaluation.controllers import (
+    PidController,
+    PreviewPidController,
+    baseline_env_config,
+)
 from massage_td3_ros.evaluation.evaluate import evaluate_cases
 from massage_td3_ros.evaluation.suites import SuiteEpisode, nominal_episodes, training_episodes
 
@@ -75,7 +78,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=None, help="write the best gains and metrics here")
     args = parser.parse_args()
-    config = EnvConfig()  # the default: randomized people, as training draws them
+    config = baseline_env_config()  # randomized people, as training draws them
     if args.distribution == "nominal":
         cases, penalty_n = nominal_episodes(config), float("inf")
     else:

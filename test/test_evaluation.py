@@ -19,6 +19,7 @@ from massage_td3_ros.evaluation.controllers import (
     PathController,
     PidController,
     PolicyController,
+    baseline_env_config,
     make_controller,
 )
 from massage_td3_ros.evaluation.evaluate import METRICS, evaluate
@@ -50,7 +51,8 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def short_env():
-    env = MassageEnv(SHORT.env)
+    """A reused env for the baselines (their actions in the steps they were tuned with)."""
+    env = MassageEnv(baseline_env_config(SHORT.env))
     yield env
     env.close()
 
@@ -81,7 +83,7 @@ def test_eval_command_on_a_trained_checkpoint_gives_every_metric(trained, tmp_pa
 
 def test_a_policy_is_scored_with_the_action_settings_it_was_trained_with(trained):
     controller = PolicyController(trained[0])
-    assert controller.action_meta == {"action_mode": "increment", "action_increment_m": 0.004,
+    assert controller.action_meta == {"action_mode": "increment", "action_increment_m": 0.002,
                                       "action_scale_m": 0.03, "action_base": "none",
                                       "residual_scale": 1.0}
     # a config that reads actions otherwise: evaluation builds the env the policy knows
@@ -98,18 +100,30 @@ def test_a_policy_is_scored_with_the_action_settings_it_was_trained_with(trained
         env.close()
 
 
-def test_baselines_drive_the_tool_alone(short_env):
+def test_baselines_drive_the_tool_alone_in_the_steps_they_were_tuned_with():
     residual = SHORT.replace(env={"action_base": "pid-preview"}).env
-    # from a config, a baseline is scored on plain actions: the same as without a base
-    assert evaluate(PidController(), episodes=1, env_config=residual)["aggregate"] == \
-        evaluate(PidController(), episodes=1, env_config=SHORT.env)["aggregate"]
-    env = MassageEnv(residual)
-    try:
-        for controller in (PathController(), PidController()):
-            with pytest.raises(ValueError, match="needs env.action_base none"):
-                evaluate(controller, episodes=1, env=env)
-    finally:
-        env.close()
+    finer = SHORT.replace(env={"action_increment_m": 0.001}).env
+    # from a config, a baseline is scored on plain actions of the tuned increment
+    tuned = evaluate(PidController(), episodes=1, env_config=baseline_env_config(SHORT.env))
+    for config in (residual, finer, SHORT.env):
+        assert evaluate(PidController(), episodes=1, env_config=config)["aggregate"] == \
+            tuned["aggregate"]
+    # a ready-made env that reads the actions otherwise is refused, naming the setting;
+    # the path's zero action is no correction at any increment, so it takes any
+    refusals = ((residual, (PathController(), PidController()),
+                 "env.action_base 'none', the env has 'pid-preview'"),
+                (finer, (PidController(),),
+                 "needs env.action_increment_m 0.004, the env has 0.001"))
+    for config, refused, message in refusals:
+        env = MassageEnv(config)
+        try:
+            for controller in refused:
+                with pytest.raises(ValueError, match=message):
+                    evaluate(controller, episodes=1, env=env)
+        finally:
+            env.close()
+    assert evaluate(PathController(), episodes=1, env_config=finer)["aggregate"] == \
+        evaluate(PathController(), episodes=1, env_config=SHORT.env)["aggregate"]
 
 
 def test_policy_controller_is_deterministic(trained):

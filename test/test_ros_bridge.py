@@ -28,6 +28,7 @@ from std_srvs.srv import Trigger
 from test_ros_processes import NodeProcess
 
 from massage_td3_ros.config import default_config_path
+from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.robot_description import robot_description
 from massage_td3_ros.ros import sim_messages
 from massage_td3_ros.ros.common import LATCHED_QOS, RELIABLE_QOS
@@ -45,6 +46,7 @@ def own_domain(monkeypatch):
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     monkeypatch.setenv("ROS_DOMAIN_ID", str(next(_DOMAINS)))
 
+INCREMENT_M = EnvConfig().action_increment_m
 RAW = ["-r", "force_torque_sensor_broadcaster/wrench:=raw/wrench",
        "-r", "joint_states:=raw/joint_states"]
 
@@ -399,9 +401,10 @@ def taught_path(points, normals, frame: str = "world", every: int = 10) -> Path:
 
 def force_controller(state) -> np.ndarray:
     """Integral force control in increment mode: move the tool target down (world z) by
-    half the depth that would close the force error on the nominal 2 N/mm tissue."""
+    half the depth that would close the force error on the nominal 2 N/mm tissue, in
+    the bridge's increments (hardware_sim.yaml keeps the default)."""
     error_n = state.info["target_force_n"] - state.info["force_n"]
-    return np.clip([0.0, 0.0, -0.5 * error_n / 2000.0 / 0.004], -1.0, 1.0)
+    return np.clip([0.0, 0.0, -0.5 * error_n / 2000.0 / INCREMENT_M], -1.0, 1.0)
 
 
 def stroke_points(path: Path) -> np.ndarray:

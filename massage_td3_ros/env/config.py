@@ -52,13 +52,17 @@ class EnvConfig:
     action_scale_m: float = param(0.03, "Largest correction of the tool target per axis "
                                   "relative to the path point (offset mode: action 1.0).",
                                   0.001, 0.1)
-    action_increment_m: float = param(0.004, "Increment mode: change of the correction per "
-                                      "step for action 1.0.", 1.0e-5, 0.05)
+    action_increment_m: float = param(0.002, "Increment mode: change of the correction per "
+                                      "step for action 1.0 (2 mm: finer first contacts and "
+                                      "corrections than 4 mm, results/heldout/PROTOCOL.md; "
+                                      "baselines keep the 4 mm they were tuned with).",
+                                      1.0e-5, 0.05)
     action_base: str = param(
         "none", "none: the action alone moves the tool target; pid-preview: the action is "
         "a residual added to the pid-preview force controller's own action "
         "(env/force_control.py, the tuned baseline), so learning starts from that "
-        "controller and corrects it.", choices=ACTION_BASES)
+        "controller and corrects it (both move by action_increment_m per unit; the "
+        "residual results used 0.004).", choices=ACTION_BASES)
     residual_scale: float = param(
         1.0, "With an action_base: the agent's action is multiplied by this before it is "
         "added to the base controller's (1: it can override the base entirely; smaller: "

@@ -13,6 +13,14 @@ from massage_td3_ros.env.pressure import PREVIEW_STEPS
 
 ACTION_BASES = ("none", "pid-preview")
 
+# Every gain below was tuned with increment actions of 4 mm per step (the env's default
+# then). A PID's action is its depth change over the increment, so the baselines are
+# scored with this increment whatever the env's (evaluation/controllers.py,
+# BASELINE_ACTIONS): at 2 mm the same gains do worse on the held-out people
+# (pid-preview 1.65 N RMS against 1.54 N, session 13). A residual policy's base
+# controller moves with the env's increment (EnvConfig.action_base).
+TUNED_INCREMENT_M = 0.004
+
 # pid-train: the PID's gains tuned on the training distribution, the first 16 training
 # episodes (people, profiles, strokes) of seed 0, with the same grids and start as the
 # nominal tuning: `.venv/bin/python benchmarks/tune_pid.py --distribution training`

@@ -10,14 +10,17 @@ correction of the tool target relative to the planned path point.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.force_control import (
     PREVIEW_GAINS,
     TRAINING_GAINS,
+    TUNED_INCREMENT_M,
     ForcePid,
     preview_setpoint_n,
 )
@@ -25,6 +28,10 @@ from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observati
 
 CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
 FORCE_INDEX = observation_slices()["force"].start
+# How the env reads a baseline's actions: increments of the size its gains were tuned
+# with, and no base controller under it (it drives the tool alone).
+BASELINE_ACTIONS = {"action_mode": "increment", "action_increment_m": TUNED_INCREMENT_M,
+                    "action_base": "none"}
 
 
 def observed_force_n(obs: np.ndarray) -> float:
@@ -51,10 +58,11 @@ class PathController:
     """Follow the planned stroke with no correction (the seed's "No RL" row)."""
 
     name = "path"
-    action_settings = {"action_base": "none"}  # the env it is scored on: plain actions
+    # no base controller under it; a zero action is no correction in any mode and step
+    action_settings = {"action_base": "none"}
 
     def reset(self, env) -> None:
-        require_plain_actions(self, env)
+        require_baseline_actions(self, env)
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         return np.zeros(3, dtype=np.float32)
@@ -73,7 +81,7 @@ class PidController(ForcePid):
     """
 
     name = "pid"
-    action_settings = {"action_base": "none"}  # it drives the tool alone
+    action_settings = BASELINE_ACTIONS
 
     def __init__(self, name: str | None = None, **gains) -> None:
         super().__init__(**gains)
@@ -81,7 +89,7 @@ class PidController(ForcePid):
             self.name = name
 
     def reset(self, env) -> None:
-        require_plain_actions(self, env)
+        require_baseline_actions(self, env)
         self.clear()
 
     def setpoint_n(self, env) -> float:
@@ -119,13 +127,21 @@ class PreviewPidController(PidController):
                                   self.lead_s)
 
 
-def require_plain_actions(controller, env) -> None:
-    """A baseline drives the tool alone: refuse an env that adds a base controller's
-    action to it (EnvConfig.action_base), which would run two controllers at once."""
-    base = getattr(env.config, "action_base", "none")
-    if base != "none":
-        raise ValueError(f"controller {controller.name} needs env.action_base none, the env "
-                         f"has {base!r} (evaluation builds a plain env for baselines)")
+def require_baseline_actions(controller, env) -> None:
+    """Refuse an env that reads a baseline's actions otherwise than its action_settings
+    say: a base controller under it would run two controllers at once, another
+    increment another loop than the one tuned."""
+    differing = [f"env.{key} {wanted!r}, the env has {getattr(env.config, key)!r}"
+                 for key, wanted in controller.action_settings.items()
+                 if getattr(env.config, key) != wanted]
+    if differing:
+        raise ValueError(f"controller {controller.name} needs " + "; ".join(differing)
+                         + " (baseline_env_config builds the env baselines are scored on)")
+
+
+def baseline_env_config(config: EnvConfig | None = None) -> EnvConfig:
+    """``config`` (default: EnvConfig()) reading actions as the baselines need."""
+    return dataclasses.replace(config or EnvConfig(), **BASELINE_ACTIONS)
 
 
 class PolicyController:
