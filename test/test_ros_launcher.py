@@ -10,9 +10,10 @@ import yaml
 from massage_td3_ros.config import Config, config_to_dict
 
 
-def small_params(tmp_path, warmup_steps: int):
-    """A parameter file with small networks and buffer, and the given warm-up."""
+def small_params(tmp_path, warmup_steps: int, env: dict | None = None):
+    """A parameter file with small networks and buffer, the given warm-up and env values."""
     config = Config().replace(
+        env=env or {},
         td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
              "torch_threads": 1},
         train={"warmup_steps": warmup_steps, "log_tensorboard": False,

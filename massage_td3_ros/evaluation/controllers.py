@@ -11,6 +11,7 @@ correction of the tool target relative to the planned path point.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,7 @@ from massage_td3_ros.env.force_control import (
 )
 from massage_td3_ros.env.observation import FORCE_SCALE_N, OBS_LAYOUT, observation_slices
 
+LOG = logging.getLogger(__name__)
 CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
 FORCE_INDEX = observation_slices()["force"].start
 # How the env reads a baseline's actions: increments of the size its gains were tuned
@@ -159,7 +161,11 @@ class PolicyController:
         self.policy = Policy.load(self.checkpoint, OBS_DIM, 3, list(OBS_LAYOUT), device=device)
         use_torch_threads(self.policy.config.torch_threads)  # as it was trained
         self.action_meta = self.policy.meta["config"].get("action")  # None: not recorded (ROS runs)
-        if self.action_meta is not None:  # recorded before residual actions: plain
+        if self.action_meta is None:
+            LOG.warning("%s records no action settings (trained through the ROS nodes): it is "
+                        "scored with the config's env.action_* values, which must be the ones "
+                        "its sim ran with", self.checkpoint)
+        else:  # recorded before residual actions: plain
             self.action_meta = {"action_base": "none", "residual_scale": 1.0,
                                 **self.action_meta}
         self.action_settings = self.action_meta
