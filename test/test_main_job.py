@@ -34,12 +34,14 @@ def processes_mentioning(text: str) -> list[str]:
 
 def test_the_main_job_trains_evaluates_and_records(tmp_path):
     run = tmp_path / "main"
-    # A training-time evaluation every 2 episodes, so a short run writes (and replaces)
-    # best.pt, which train.sh scores after training.
+    # 3 s training episodes and an evaluation every 2 of them, so a short run writes (and
+    # replaces) best.pt, which train.sh scores after training (at 2 mm per step random
+    # actions rarely end a 20 s episode early: 300 steps may not finish two).
     config = tmp_path / "train.yaml"
     text = (ROOT / "config" / "train.yaml").read_text()
     for old, new in (("eval_every_episodes: 20", "eval_every_episodes: 2"),
-                     ("eval_episodes: 3", "eval_episodes: 1")):
+                     ("eval_episodes: 3", "eval_episodes: 1"),
+                     ("episode_time_s: 20.0", "episode_time_s: 3.0")):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     config.write_text(text)
