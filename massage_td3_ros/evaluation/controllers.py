@@ -133,12 +133,18 @@ def require_baseline_actions(controller, env) -> None:
     """Refuse an env that reads a baseline's actions otherwise than its action_settings
     say: a base controller under it would run two controllers at once, another
     increment another loop than the one tuned."""
-    differing = [f"env.{key} {wanted!r}, the env has {getattr(env.config, key)!r}"
-                 for key, wanted in controller.action_settings.items()
-                 if getattr(env.config, key) != wanted]
+    differing = differing_settings(controller.action_settings, env.config)
     if differing:
-        raise ValueError(f"controller {controller.name} needs " + "; ".join(differing)
-                         + " (baseline_env_config builds the env baselines are scored on)")
+        detail = "; ".join(f"env.{key} {wanted!r}, the env has {have!r}"
+                           for key, (wanted, have) in differing.items())
+        raise ValueError(f"controller {controller.name} needs {detail} "
+                         "(baseline_env_config builds the env baselines are scored on)")
+
+
+def differing_settings(settings: dict, env_config) -> dict:
+    """{key: (wanted, the env's)} for each of ``settings`` the env config has otherwise."""
+    return {key: (wanted, getattr(env_config, key)) for key, wanted in settings.items()
+            if getattr(env_config, key) != wanted}
 
 
 def baseline_env_config(config: EnvConfig | None = None) -> EnvConfig:
@@ -172,13 +178,9 @@ class PolicyController:
 
     def reset(self, env) -> None:
         """Refuse an env that reads actions differently from the one trained on."""
-        from massage_td3_ros.env.episode import action_meta
-
         if self.action_meta is None:
             return
-        here = action_meta(env.config)
-        differing = {k: (v, here.get(k)) for k, v in self.action_meta.items()
-                     if here.get(k) != v}
+        differing = differing_settings(self.action_meta, env.config)
         if differing:
             detail = ", ".join(f"env.{k} {trained!r} in training, {now!r} here"
                                for k, (trained, now) in differing.items())

@@ -21,7 +21,7 @@ from massage_td3_ros.env.episode import evaluation_episode
 from massage_td3_ros.env.metrics import EpisodeMetrics
 from massage_td3_ros.env.pressure import PROFILES
 from massage_td3_ros.env.tissue import REGIONS
-from massage_td3_ros.evaluation.controllers import Controller
+from massage_td3_ros.evaluation.controllers import Controller, differing_settings
 from massage_td3_ros.evaluation.suites import (
     SuiteEpisode,
     person_summary,
@@ -249,11 +249,11 @@ def evaluate_suite(controller: Controller, suite: str, env_config: EnvConfig | N
 
 def env_config_for(controller: Controller, env_config: EnvConfig | None) -> EnvConfig:
     """``env_config`` with the action settings ``controller`` must be scored with: a
-    baseline on plain actions (no base controller under it), a TD3 policy with those it
-    was trained with (from its checkpoint), so one config serves every controller."""
+    baseline on plain actions of the increment it was tuned with, a TD3 policy with those
+    it was trained with (from its checkpoint), so one config serves every controller."""
     config = env_config or EnvConfig()
     settings = getattr(controller, "action_settings", None) or {}
-    changed = {k: v for k, v in settings.items() if getattr(config, k) != v}
+    changed = {k: wanted for k, (wanted, _) in differing_settings(settings, config).items()}
     if changed:
         LOG.info("%s: scored with %s", getattr(controller, "name", "controller"),
                  ", ".join(f"env.{k}={v!r}" for k, v in changed.items()))
