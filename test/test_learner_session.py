@@ -170,3 +170,27 @@ def test_periodic_figures_are_drawn_on_a_thread_from_a_snapshot(tmp_path, monkey
     assert drawn == [1]         # its own snapshot; the refreshes asked meanwhile skipped
     session.close(final_checkpoint=False)
     assert drawn == [1, 3]      # close draws the final figures, after the last refresh
+
+
+def test_a_resumed_run_keeps_its_action_settings_and_refuses_others(tmp_path):
+    """A checkpoint records how the env read its actions. Resuming with none known (the
+    ROS agent before the sim announces them) takes the checkpoint's; resuming with other
+    settings is a CheckpointError, and the replay buffer is left empty (its actions
+    would mean other moves)."""
+    from massage_td3_ros.td3.checkpoint import CheckpointError
+
+    plain = {"action_mode": "increment", "action_increment_m": 0.002, "action_scale_m": 0.03,
+             "action_base": "none", "residual_scale": 1.0}
+    session = make(tmp_path, action_meta=plain)
+    for step in range(4):
+        session.on_state(state(0, step, truncated=step == 3))
+    session.save_checkpoint("latest")
+    assert make(tmp_path).action_meta == plain
+    with pytest.raises(CheckpointError, match=r"env.action_increment_m 0.002 in the "
+                                              r"checkpoint, 0.004 now"):
+        make(tmp_path, action_meta={**plain, "action_increment_m": 0.004})
+    fresh = Session(2, 1, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "other",
+                    action_meta={**plain, "action_increment_m": 0.004})
+    with pytest.raises(CheckpointError):
+        fresh.load_checkpoint(tmp_path / "checkpoints" / "latest.pt")
+    assert len(fresh.learner.buffer) == 0 and fresh.env_steps == 0

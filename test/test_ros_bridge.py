@@ -338,6 +338,7 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
     import subprocess
     import sys
 
+    import torch
     from test_ros_launcher import small_params
 
     # Steps of 4 mm on both paths: a pressing 300-step policy then crosses the force
@@ -371,8 +372,11 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
                                           str(tmp_path / "sim.json")],
                                 capture_output=True, text=True, timeout=180)
     assert in_process.returncode == 0, in_process.stderr
-    # a checkpoint of the ROS nodes cannot know its sim's action settings: said so
-    assert "records no action settings" in in_process.stderr
+    # the sim announced how it reads actions and the checkpoint recorded it: scored the
+    # same way in process, without the warning a checkpoint without them gets
+    assert "records no action settings" not in in_process.stderr
+    recorded = json.loads(torch.load(checkpoint, weights_only=False)["meta"])
+    assert recorded["config"]["action"]["action_increment_m"] == 0.004
     in_sim = json.loads((tmp_path / "sim.json").read_text())["aggregate"]
     # (a 300-step policy may press too hard: then both end on over-force, at one step)
     assert abs(over_ros["steps"] - in_sim["steps"]) <= 1

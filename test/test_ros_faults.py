@@ -10,7 +10,7 @@ from geometry_msgs.msg import Vector3Stamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from std_msgs.msg import Float64MultiArray, UInt64
+from std_msgs.msg import Float64MultiArray, String, UInt64
 from test_ros_nodes import (
     SMALL_AGENT,
     Probe,
@@ -264,6 +264,33 @@ def test_over_force_count_is_published_latched_and_logged(ros_context, executor,
     start = time.monotonic()
     _spin_for(executor, 0.7)  # unchanged: not logged again
     assert "over-force steps" not in capfd.readouterr().err and time.monotonic() > start
+
+
+def test_the_sim_s_action_settings_are_recorded_and_a_sim_reading_actions_otherwise_ends_the_run(
+        ros_context, executor, tmp_path, capfd):
+    """massage/action_settings (latched, from the sim): the agent records them for its
+    checkpoints; a malformed announcement is counted and logged; settings other than the
+    run's end the run with an error naming the difference (exit 1 in a process)."""
+    from massage_td3_ros.env.config import EnvConfig
+    from massage_td3_ros.env.episode import action_meta
+    from massage_td3_ros.ros import action_settings
+
+    sim, agent = _sim_and_agent(executor, ros_context, tmp_path, steps=10_000, warmup=10_000)
+    assert _spin_until(executor, lambda: agent.session.action_meta is not None, 20.0)
+    assert agent.session.action_meta == action_meta(EnvConfig())
+    assert "the sim reads actions with" in capfd.readouterr().err
+    other = _start(executor, Node("other_sim", context=ros_context))
+    announce = other.create_publisher(String, "/" + action_settings.TOPIC, LATCHED_QOS)
+    announce.publish(String(data='{"action_mode": "increment"}'))
+    assert _spin_until(executor, lambda: agent.bad_action_settings == 1, 5.0)
+    assert "missing action_base" in capfd.readouterr().err
+    assert not agent.finished.done()
+    announce.publish(action_settings.settings_message(EnvConfig(action_increment_m=0.004)))
+    assert _spin_until(executor, agent.finished.done, 5.0)
+    assert isinstance(agent.finished.exception(), ValueError)
+    assert "action settings differ, stopping: the sim reads massage/action otherwise than " \
+        "this run (env.action_increment_m 0.002 -> 0.004)" in capfd.readouterr().err
+    sim.close()
 
 
 def test_agent_refuses_a_max_action_the_sim_would_clamp(ros_context, tmp_path):

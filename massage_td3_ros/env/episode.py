@@ -47,6 +47,15 @@ def action_meta(env_config) -> dict[str, Any]:
                         "residual_scale")}
 
 
+def recorded_action_meta(checkpoint_config: dict[str, Any]) -> dict[str, Any] | None:
+    """The action settings a checkpoint's config records (None: not recorded); those
+    written before residual actions existed read actions plainly."""
+    recorded = checkpoint_config.get("action")
+    if recorded is None:
+        return None
+    return {"action_base": "none", "residual_scale": 1.0, **recorded}
+
+
 @dataclass(frozen=True)
 class EpisodeDraw:
     """Everything that may change from one episode to the next: the person, the

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.episode import recorded_action_meta
 from massage_td3_ros.env.force_control import (
     PREVIEW_GAINS,
     TRAINING_GAINS,
@@ -166,14 +167,12 @@ class PolicyController:
         # The network widths live in the checkpoint; Policy checks sizes and layout.
         self.policy = Policy.load(self.checkpoint, OBS_DIM, 3, list(OBS_LAYOUT), device=device)
         use_torch_threads(self.policy.config.torch_threads)  # as it was trained
-        self.action_meta = self.policy.meta["config"].get("action")  # None: not recorded (ROS runs)
+        self.action_meta = recorded_action_meta(self.policy.meta["config"])
         if self.action_meta is None:
-            LOG.warning("%s records no action settings (trained through the ROS nodes): it is "
-                        "scored with the config's env.action_* values, which must be the ones "
-                        "its sim ran with", self.checkpoint)
-        else:  # recorded before residual actions: plain
-            self.action_meta = {"action_base": "none", "residual_scale": 1.0,
-                                **self.action_meta}
+            LOG.warning("%s records no action settings (trained through ROS with a sim that "
+                        "did not announce them on massage/action_settings): it is scored "
+                        "with the config's env.action_* values, which must be the ones its "
+                        "sim ran with", self.checkpoint)
         self.action_settings = self.action_meta
 
     def reset(self, env) -> None:

@@ -13,7 +13,10 @@ exactly the action this node sent for the previous state (``applied_action``); s
 the codec rejects (bad layout, stamp or value) are counted by reason and logged, never
 answered. Train mode stops after ``train.total_steps`` stored steps and writes a final
 checkpoint; eval mode stops after ``agent.eval_episodes`` whole episodes and writes
-evaluation.json. Names are relative, so a namespace moves the node with its sim.
+evaluation.json. The sim's latched massage/action_settings are recorded in the
+checkpoints; a sim that reads actions otherwise than the run's checkpoint ends the run
+with an error (rejected announcements are counted and logged). Names are relative, so
+a namespace moves the node with its sim.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from geometry_msgs.msg import Vector3Stamped
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.task import Future
-from std_msgs.msg import Float32, Float64MultiArray, UInt64
+from std_msgs.msg import Float32, Float64MultiArray, String, UInt64
 
 from massage_td3_ros.env.episode import MASSAGE_ENV_ID
 from massage_td3_ros.env.observation import OBS_LAYOUT
+from massage_td3_ros.ros import action_settings
 from massage_td3_ros.ros.common import (
     LATCHED_QOS,
     MONITOR_QOS,
@@ -101,6 +105,7 @@ class TD3AgentNode(PackageNode):
         self.bad_states = 0
         self.bad_states_by_reason = dict.fromkeys(REASONS, 0)
         self.foreign_actions = 0           # steps the sim took with an action not ours
+        self.bad_action_settings = 0       # massage/action_settings messages rejected
         self.states_received = 0
         self.steps_answered = 0
         self._last_answer: tuple[int, int] | None = None   # (episode, step) last answered
@@ -129,6 +134,8 @@ class TD3AgentNode(PackageNode):
                                                        MONITOR_QOS) for name in LOSS_TOPICS}
         self._state_sub = self.create_subscription(Float64MultiArray, "massage/state",
                                                    self._on_state, RELIABLE_QOS)
+        self.create_subscription(String, action_settings.TOPIC, self._on_action_settings,
+                                 LATCHED_QOS)
         self.create_timer(1.0, self._say_if_waiting, clock=steady_clock())
         self._update_wanted = threading.Event()
         self._stopping = threading.Event()
@@ -281,9 +288,32 @@ class TD3AgentNode(PackageNode):
                                        "metrics": dict(self.session.last_summary)})
             self._episode_seen_from_start = False
 
-    def _stop_on(self, error: Exception) -> None:
-        """End the run on a failed update: one logged line, then exit 1 (run_node)."""
-        self.get_logger().error(f"update failed, stopping: {error}")
+    def _on_action_settings(self, msg: String) -> None:
+        """Record how the sim reads actions (saved in checkpoints, so an evaluation reads
+        them the same way); stop if a sim reads them otherwise than this run's checkpoint
+        or an earlier announcement: its steps would mean other moves."""
+        try:
+            announced = action_settings.parse_settings(msg)
+        except ValueError as error:
+            self.bad_action_settings += 1
+            self.get_logger().error(
+                f"ignored a {action_settings.TOPIC} message ({self.bad_action_settings} so "
+                f"far): {error}", throttle_duration_sec=ERROR_PERIOD_S)
+            return
+        recorded = self.session.action_meta
+        if recorded is None:
+            self.session.action_meta = announced
+            self.get_logger().info(f"the sim reads actions with {announced}")
+        elif action_settings.differences(recorded, announced):
+            self._stop_on(ValueError(
+                f"the sim reads massage/action otherwise than this run "
+                f"({action_settings.differences(recorded, announced)}): restart the sim "
+                "with this run's env.action_* values, or use another run folder"),
+                what="action settings differ")
+
+    def _stop_on(self, error: Exception, what: str = "update failed") -> None:
+        """End the run: one logged line, then exit 1 (run_node)."""
+        self.get_logger().error(f"{what}, stopping: {error}")
         if not self.finished.done():
             self.finished.set_exception(error)
 
@@ -347,7 +377,9 @@ class TD3AgentNode(PackageNode):
         final_log(self,
             f"stopped at env step {self.session.env_steps}: {self.session.counters()}, "
             f"bad states {self.bad_states}" + (f" {reasons}" if reasons else "")
-            + f", foreign-action steps {self.foreign_actions}")
+            + f", foreign-action steps {self.foreign_actions}"
+            + (f", bad action settings {self.bad_action_settings}"
+               if self.bad_action_settings else ""))
 
     def _write_evaluation(self) -> None:
         """evaluation.json: per-episode metrics and the aggregate `massage-td3 eval` prints."""

@@ -11,7 +11,9 @@ the safety limit so far).
 Subscribes massage/action (Vector3Stamped in [-1, 1]; its stamp echoes the state it
 answers) and massage/next_episode (latched std_msgs/UInt64 from the agent: the episode
 index it expects next, so a restarted sim never repeats the episodes already seen), and
-serves massage/reset. Names are relative: a namespace moves the whole setup.
+serves massage/reset. Latched massage/action_settings (std_msgs/String, JSON) says how
+it reads an action (env.action_mode, increments, base controller). Names are relative:
+a namespace moves the whole setup.
 ``sim.mode``: lockstep (step on each answer, hold the tool target after
 ``sim.action_timeout_s``) or realtime (step at env.control_hz of wall time).
 All env logic stays in MassageEnv; this node only moves values between it and topics.
@@ -37,7 +39,7 @@ from visualization_msgs.msg import MarkerArray
 from massage_td3_ros.env.episode import episode_seed, evaluation_episode
 from massage_td3_ros.env.snapshot import ArmSnapshot
 from massage_td3_ros.evaluation.suites import SUITES, suite_episodes
-from massage_td3_ros.ros import sim_messages
+from massage_td3_ros.ros import action_settings, sim_messages
 from massage_td3_ros.ros.common import (
     LATCHED_QOS,
     MONITOR_QOS,
@@ -97,6 +99,10 @@ class MassageSimNode(PackageNode):
                                  if self.ROBOT_TOPICS else None)
         self._over_force_pub = self.create_publisher(UInt64, "massage/over_force_count",
                                                      LATCHED_QOS)
+        # Latched, before any state: how this node reads massage/action (the agent
+        # records it in its checkpoints).
+        self._settings_pub = self.create_publisher(String, action_settings.TOPIC, LATCHED_QOS)
+        self._settings_pub.publish(action_settings.settings_message(self.env_cfg))
         self.create_subscription(Vector3Stamped, "massage/action", self._on_action,
                                  RELIABLE_QOS)
         self._next_episode_sub = self.create_subscription(

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +147,14 @@ def exists(path: Path) -> bool:
 
 
 def load(path: Path, agent: TD3, obs_layout: Sequence[tuple[str, int]] | None,
-         buffer: ReplayBuffer | None) -> dict[str, Any]:
+         buffer: ReplayBuffer | None,
+         check: Callable[[Path, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """:func:`read` the checkpoint ``path`` and fill ``buffer`` from the file beside it;
     if that pair cannot be used and a previous pair was kept (a write cut short), that
     one, with a warning. Returns what :func:`read` returns plus ``path``, the checkpoint
     used. Raises CheckpointError (``path``'s problem) when neither can be used; the agent
-    is never changed here and ``buffer`` only once its file has passed every check."""
+    is never changed here and ``buffer`` only once its file has passed every check,
+    ``check(path, meta)`` (the caller's, raising CheckpointError) included."""
     path = Path(path)
     errors: list[CheckpointError] = []
     previous = previous_path(path)
@@ -161,6 +163,8 @@ def load(path: Path, agent: TD3, obs_layout: Sequence[tuple[str, int]] | None,
             break
         try:
             loaded = read(candidate, agent, obs_layout)
+            if check is not None:
+                check(candidate, loaded["meta"])
             if buffer is not None:
                 load_buffer(candidate, loaded["meta"], buffer)
         except CheckpointError as error:

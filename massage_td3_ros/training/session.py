@@ -28,10 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from massage_td3_ros.env.episode import recorded_action_meta
 from massage_td3_ros.env.metrics import STEP_INFO_KEYS, EpisodeMetrics
 from massage_td3_ros.params import to_dict
 from massage_td3_ros.td3.agent import use_torch_threads
 from massage_td3_ros.td3.checkpoint import (
+    CheckpointError,
     NonFiniteError,
     capture_global_rng,
     checkpoint_path,
@@ -160,6 +162,7 @@ class Session:
                              device=self.td3_cfg.device)
         LOG.info("loaded the policy of %s (trained for %d env steps)", checkpoint,
                  policy.meta["counters"]["env_steps"])
+        self.action_meta = self.action_meta or recorded_action_meta(policy.meta["config"])
         return policy
 
     # -------------------------------------------------------------- the driver
@@ -320,7 +323,9 @@ class Session:
         path = Path(path)
         learner = self.learner
         with learner.locked():
-            loaded = persistence.load(path, learner.agent, self.obs_layout, learner.buffer)
+            loaded = persistence.load(path, learner.agent, self.obs_layout, learner.buffer,
+                                      check=self._resumed_action_meta)
+            self.action_meta = self._resumed_action_meta(path, loaded["meta"])
             learner.agent.load_state_dict(loaded["agent"])
             learner.policy.refresh(learner.agent.actor)
             self._restore(loaded["meta"], loaded["torch_rng"])
@@ -335,6 +340,23 @@ class Session:
         # that last state: those updates run now, before the next episode's first action,
         # as they did then, so a resumed run continues exactly as the uninterrupted one.
         self.update()
+
+    def _resumed_action_meta(self, path: Path, meta: dict[str, Any]) -> dict | None:
+        """The action settings a resumed run goes on with: the checkpoint's if this
+        session was given none (the ROS agent, until the sim announces them); a
+        CheckpointError if both are known and differ (its replay buffer holds actions
+        read the other way)."""
+        recorded = recorded_action_meta(meta["config"])
+        if self.action_meta is None or recorded is None:
+            return self.action_meta or recorded
+        differing = {key: (was, now) for key, now in self.action_meta.items()
+                     if (was := recorded.get(key)) != now}
+        if differing:
+            detail = ", ".join(f"env.{key} {was!r} in the checkpoint, {now!r} now"
+                               for key, (was, now) in differing.items())
+            raise CheckpointError(f"{path}: trained with other action settings ({detail}): "
+                                  "resume with them, or train in a new run folder")
+        return self.action_meta
 
     @property
     def _checkpoint_folder(self) -> Path:
