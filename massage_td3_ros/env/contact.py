@@ -41,10 +41,19 @@ def arm_body_contacts(client: int, arm_id: int, body_id: int) -> list[Contact]:
                     distance_m=p[8], normal_force_n=p[9]) for p in points]
 
 
-def total_normal_force_n(client: int, arm_id: int, body_id: int) -> float:
-    """Sum of the normal forces of every arm-body contact point (no cancellation)."""
-    points = pb.getContactPoints(bodyA=arm_id, bodyB=body_id, physicsClientId=client)
-    return float(sum(p[9] for p in points))
+def arm_body_normal_forces(client: int, arm_id: int, body_id: int
+                           ) -> list[tuple[int, int, float]]:
+    """(arm link, body link, normal force) of every arm-body contact point."""
+    return [(p[3], p[4], p[9]) for p in
+            pb.getContactPoints(bodyA=arm_id, bodyB=body_id, physicsClientId=client)]
+
+
+def by_link_pair(points: list[tuple[int, int, float]]) -> dict[tuple[int, int], float]:
+    """{(arm link, body link): summed normal force} of ``points``."""
+    forces: dict[tuple[int, int], float] = {}
+    for arm_link, body_link, force in points:
+        forces[arm_link, body_link] = forces.get((arm_link, body_link), 0.0) + force
+    return forces
 
 
 def tool_reading(client: int, arm_id: int, body_id: int, tool_link: int,

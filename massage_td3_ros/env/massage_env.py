@@ -76,6 +76,9 @@ class MassageEnv(gymnasium.Env):
         self.metrics = EpisodeMetrics(self.dt_s)
         self._base = make_base(config.action_base)  # None: the action alone moves the tool
         self._force_n = 0.0  # sensed after the last reset/step (the base controller's input)
+        # {(arm link, body link): normal force} at the last step's peak substep (diagnostics:
+        # which surfaces a force spike came from; benchmarks/over_force_causes.py).
+        self.peak_contacts: dict[tuple[int, int], float] = {}
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -173,11 +176,15 @@ class MassageEnv(gymnasium.Env):
         cfg, arm = self.config, self.scene.arm
         arm.command(joint_targets_rad)
         peak_force, retracting = 0.0, False
+        self.peak_contacts = {}
         for _ in range(cfg.substeps):
             pb.stepSimulation(physicsClientId=self.client)
-            force_now = contact_mod.total_normal_force_n(self.client, arm.body_id,
-                                                         self.scene.body_id)
-            peak_force = max(peak_force, force_now)
+            points = contact_mod.arm_body_normal_forces(self.client, arm.body_id,
+                                                        self.scene.body_id)
+            # Summed with no cancellation: forces on opposite sides all count.
+            force_now = float(sum(force for _, _, force in points))
+            if force_now > peak_force:
+                peak_force, self.peak_contacts = force_now, contact_mod.by_link_pair(points)
             if not retracting and force_now > cfg.safety_force_limit_n:
                 retracting = True
                 arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))

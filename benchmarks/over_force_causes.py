@@ -1,0 +1,103 @@
+"""What the held-out over-force steps are made of (a diagnostic for issue 14).
+
+The safety limit (env.safety_force_limit_n, 45 N) watches the sum of the normal forces
+of every arm-body contact point at every physics substep; a controller sees the tool's
+net force once per control step. For each controller's over-force episodes on the
+held-out suite this prints, at the peak substep of the step that crossed the limit:
+the surfaces the arm touched (body link and tissue region, force on each), which of them
+the tool was not touching at the end of the step before (a surface entered within the
+step), the summed force and the net force the controller read a step earlier, and
+the target then.
+
+    .venv/bin/python benchmarks/over_force_causes.py [--checkpoint F ...]
+
+Baselines run on the plain 4 mm steps they were tuned with, a policy on the action
+settings its checkpoint records (as `massage-td3 eval` scores them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.evaluation.controllers import make_controller
+from massage_td3_ros.evaluation.evaluate import env_config_for
+from massage_td3_ros.evaluation.suites import heldout_episodes
+from massage_td3_ros.td3.cpu import cpu_info
+
+
+@dataclasses.dataclass
+class Crossing:
+    """The step of an episode that crossed the safety limit."""
+
+    case: str
+    step: int
+    target_n: float
+    read_before_n: float            # the tool's net force the controller last read
+    sum_before_n: float             # the summed normal force then (what the limit watches)
+    peak_sum_n: float               # summed normal force at the peak substep
+    surfaces: dict[str, float]      # "region (link)": force at the peak substep
+    entered: list[str]              # of those, surfaces untouched at the step's start
+
+
+def touching(env: MassageEnv) -> tuple[set[int], float]:
+    """(body links the tool touches, summed normal force of every arm contact) now."""
+    contacts = env._contacts()
+    tool = env.scene.arm.tool_link
+    return ({c.body_link for c in contacts if c.arm_link == tool},
+            float(sum(c.normal_force_n for c in contacts)))
+
+
+def crossings(controller, env: MassageEnv, cases) -> list[Crossing]:
+    found = []
+    for case in cases:
+        obs, info = env.reset(seed=case.seed, options=dict(case.options))
+        controller.reset(env)
+        (before, summed), read, done = touching(env), info["force_n"], False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(controller.act(obs, env))
+            done = terminated or truncated
+            if info["over_force"]:
+                peak = sorted(env.peak_contacts.items(), key=lambda item: -item[1])
+                name = {body: f"{env.scene.region_of(body)} ({body})" for (_, body), _ in peak}
+                found.append(Crossing(
+                    case.case, env._step, env.target_force_n, read, summed,
+                    round(sum(force for _, force in peak), 1),
+                    {name[body]: round(force, 1) for (_, body), force in peak},
+                    sorted(name[body] for (_, body), force in peak
+                           if body not in before and force > 0.0)))
+            (before, summed), read = touching(env), info["force_n"]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", action="append", default=[],
+                        help="a TD3 checkpoint to diagnose too (repeatable)")
+    args = parser.parse_args()
+    controllers = [make_controller("pid-preview")] + [
+        make_controller("td3", path) for path in args.checkpoint]
+    print(f"{cpu_info()['model']}\n")
+    for controller in controllers:
+        env = MassageEnv(env_config_for(controller, EnvConfig()))
+        cases = heldout_episodes(env.config)
+        found = crossings(controller, env, cases)
+        env.close()
+        label = getattr(controller, "checkpoint", controller.name)
+        with_new = sum(bool(c.entered) for c in found)
+        several = sum(len(c.surfaces) > 1 for c in found)
+        print(f"## {label}: {len(found)} over-force episodes of {len(cases)}; a surface "
+              f"entered within the crossing step in {with_new}, more than one surface "
+              f"touched in {several}\n")
+        for c in found:
+            print(f"- {c.case}, step {c.step}: target {c.target_n:.1f} N; a step before "
+                  f"read {c.read_before_n:.1f} N, summed {c.sum_before_n:.1f} N; peak sum "
+                  f"{c.peak_sum_n:.1f} N "
+                  f"over {c.surfaces}; entered {c.entered or 'none'}")
+        print()
+
+
+if __name__ == "__main__":
+    main()
