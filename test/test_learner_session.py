@@ -177,18 +177,26 @@ def test_a_resumed_run_keeps_its_action_settings_and_refuses_others(tmp_path):
     ROS agent before the sim announces them) takes the checkpoint's; resuming with other
     settings is a CheckpointError, and the replay buffer is left empty (its actions
     would mean other moves)."""
-    from massage_td3_ros.td3.checkpoint import CheckpointError
+    import shutil
+
+    from massage_td3_ros.td3.checkpoint import CheckpointError, buffer_path, previous_path
 
     plain = {"action_mode": "increment", "action_increment_m": 0.002, "action_scale_m": 0.03,
              "action_base": "none", "residual_scale": 1.0}
     session = make(tmp_path, action_meta=plain)
     for step in range(4):
         session.on_state(state(0, step, truncated=step == 3))
-    session.save_checkpoint("latest")
+    latest = session.save_checkpoint("latest")
+    # A previous pair kept beside it (as after a write cut short) must not be fallen back
+    # on: the settings refuse both alike, and that is no damaged file.
+    previous = previous_path(latest)
+    shutil.copyfile(latest, previous)
+    shutil.copyfile(buffer_path(latest), buffer_path(previous))
     assert make(tmp_path).action_meta == plain
     with pytest.raises(CheckpointError, match=r"env.action_increment_m 0.002 in the "
-                                              r"checkpoint, 0.004 now"):
+                                              r"checkpoint, 0.004 now") as refused:
         make(tmp_path, action_meta={**plain, "action_increment_m": 0.004})
+    assert "previous" not in str(refused.value)
     fresh = Session(2, 1, TD3_SMALL, ExplorationConfig(), TRAIN, tmp_path / "other",
                     action_meta={**plain, "action_increment_m": 0.004})
     with pytest.raises(CheckpointError):

@@ -289,7 +289,8 @@ def test_the_sim_s_action_settings_are_recorded_and_a_sim_reading_actions_otherw
     assert _spin_until(executor, agent.finished.done, 5.0)
     assert isinstance(agent.finished.exception(), ValueError)
     assert "action settings differ, stopping: the sim reads massage/action otherwise than " \
-        "this run (env.action_increment_m 0.002 -> 0.004)" in capfd.readouterr().err
+        "this run (env.action_increment_m: run's 0.002, sim's 0.004): start the sim with the " \
+        "env.action_* values it announced first" in capfd.readouterr().err
     sim.close()
 
 

@@ -48,6 +48,6 @@ def parse_settings(msg: String) -> dict[str, Any]:
 
 
 def differences(recorded: dict[str, Any], announced: dict[str, Any]) -> str:
-    """``key recorded -> announced`` for each setting that differs ('' if none)."""
-    return ", ".join(f"env.{key} {recorded.get(key)!r} -> {announced[key]!r}"
+    """``env.key: run's X, sim's Y`` for each setting that differs ('' if none)."""
+    return ", ".join(f"env.{key}: run's {recorded.get(key)!r}, sim's {announced[key]!r}"
                      for key in KEYS if recorded.get(key) != announced[key])

@@ -132,10 +132,12 @@ class TD3AgentNode(PackageNode):
                                                  MONITOR_QOS)
         self._loss_pubs = {name: self.create_publisher(Float32, f"massage/{name}",
                                                        MONITOR_QOS) for name in LOSS_TOPICS}
-        self._state_sub = self.create_subscription(Float64MultiArray, "massage/state",
-                                                   self._on_state, RELIABLE_QOS)
+        # Before the state's: the executor serves ready subscriptions in creation order,
+        # so settings that arrive with the first state are checked before it is answered.
         self.create_subscription(String, action_settings.TOPIC, self._on_action_settings,
                                  LATCHED_QOS)
+        self._state_sub = self.create_subscription(Float64MultiArray, "massage/state",
+                                                   self._on_state, RELIABLE_QOS)
         self.create_timer(1.0, self._say_if_waiting, clock=steady_clock())
         self._update_wanted = threading.Event()
         self._stopping = threading.Event()
@@ -303,12 +305,22 @@ class TD3AgentNode(PackageNode):
         recorded = self.session.action_meta
         if recorded is None:
             self.session.action_meta = announced
-            self.get_logger().info(f"the sim reads actions with {announced}")
-        elif action_settings.differences(recorded, announced):
+            if self._resumed:  # a checkpoint of an older ROS run
+                self.get_logger().warning(
+                    f"{self.checkpoint or 'the resumed checkpoint'} records no action "
+                    f"settings: taking the sim's as its own ({announced})")
+            else:
+                self.get_logger().info(f"the sim reads actions with {announced}")
+            return
+        differing = action_settings.differences(recorded, announced)
+        if differing:
+            whose = ("the checkpoint's env.action_* values" if self._resumed
+                     else "the env.action_* values it announced first")
+            remedy = ("" if self.session.mode == "eval" or self.checkpoint is not None
+                      else ", or train in another run folder")
             self._stop_on(ValueError(
-                f"the sim reads massage/action otherwise than this run "
-                f"({action_settings.differences(recorded, announced)}): restart the sim "
-                "with this run's env.action_* values, or use another run folder"),
+                f"the sim reads massage/action otherwise than this run ({differing}): start "
+                f"the sim with {whose} (config file or -p env.<name>){remedy}"),
                 what="action settings differ")
 
     def _stop_on(self, error: Exception, what: str = "update failed") -> None:

@@ -163,8 +163,12 @@ def load(path: Path, agent: TD3, obs_layout: Sequence[tuple[str, int]] | None,
             break
         try:
             loaded = read(candidate, agent, obs_layout)
-            if check is not None:
-                check(candidate, loaded["meta"])
+        except CheckpointError as error:
+            errors.append(error)
+            continue
+        if check is not None:  # a refusal of a sound file: no falling back to an older one
+            check(candidate, loaded["meta"])
+        try:
             if buffer is not None:
                 load_buffer(candidate, loaded["meta"], buffer)
         except CheckpointError as error:

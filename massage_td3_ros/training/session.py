@@ -347,6 +347,10 @@ class Session:
         CheckpointError if both are known and differ (its replay buffer holds actions
         read the other way)."""
         recorded = recorded_action_meta(meta["config"])
+        if recorded is None and self.action_meta is not None:
+            LOG.warning("%s records no action settings (an older ROS run): its replay "
+                        "buffer is taken to hold actions read as now, %s", path,
+                        self.action_meta)
         if self.action_meta is None or recorded is None:
             return self.action_meta or recorded
         differing = {key: (was, now) for key, now in self.action_meta.items()
