@@ -20,14 +20,21 @@ a fifth coordinate.
 
     .venv/bin/python benchmarks/tune_pid.py [--distribution nominal|training]
         [--controller pid|pid-preview] [--episodes 16] [--rounds 3] [--json FILE]
+        [--increment-m M] [--heldout]
+
+``--increment-m``: search gains for another step per unit action than the shipped
+gains' (env.force_control.TUNED_INCREMENT_M, 4 mm). ``--heldout``: once the search is
+done, score the tuned gains on the held-out suite (never used by the search).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
+from massage_td3_ros.env.force_control import TUNED_INCREMENT_M
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import (
     PidController,
@@ -35,7 +42,12 @@ from massage_td3_ros.evaluation.controllers import (
     baseline_env_config,
 )
 from massage_td3_ros.evaluation.evaluate import evaluate_cases
-from massage_td3_ros.evaluation.suites import SuiteEpisode, nominal_episodes, training_episodes
+from massage_td3_ros.evaluation.suites import (
+    SuiteEpisode,
+    heldout_episodes,
+    nominal_episodes,
+    training_episodes,
+)
 
 GRIDS = {
     "kp_m_per_n": (0.0, 1e-4, 2e-4, 3e-4, 4e-4, 6e-4, 8e-4, 1.2e-3, 1.6e-3),
@@ -49,17 +61,18 @@ START = {"kp_m_per_n": 2e-4, "ki_m_per_n_s": 2e-3, "kd_m_s_per_n": 0.0,
 OVER_FORCE_PENALTY_N = 10.0  # training distribution: per over-force step, see above
 
 
-def make(controller: str, gains: dict[str, float]) -> PidController:
+def make(controller: str, gains: dict[str, float], increment_m: float) -> PidController:
     if controller == "pid-preview":
-        return PreviewPidController(**gains)
-    return PidController(**gains)
+        return PreviewPidController(**gains, increment_m=increment_m)
+    return PidController(**gains, increment_m=increment_m)
 
 
 def score(env: MassageEnv, controller: str, gains: dict[str, float],
           cases: list[SuiteEpisode], penalty_n: float) -> tuple[float, dict[str, float]]:
     """(objective, aggregate metrics) of one gain set: the pooled RMS error plus
     ``penalty_n`` per over-force step (inf: any over-force disqualifies)."""
-    result = evaluate_cases(make(controller, gains), cases, env=env, keep_traces=False)
+    result = evaluate_cases(make(controller, gains, env.config.action_increment_m), cases,
+                            env=env, keep_traces=False)
     metrics = result["aggregate"]
     over = metrics["over_force_steps"]
     if over > 0:
@@ -77,8 +90,13 @@ def main() -> None:
                         help="training episodes (training distribution only)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=None, help="write the best gains and metrics here")
+    parser.add_argument("--increment-m", type=float, default=TUNED_INCREMENT_M,
+                        help="step of the tool target per unit action the gains are for")
+    parser.add_argument("--heldout", action="store_true",
+                        help="score the tuned gains on the held-out suite afterwards")
     args = parser.parse_args()
-    config = baseline_env_config()  # randomized people, as training draws them
+    # randomized people, as training draws them
+    config = dataclasses.replace(baseline_env_config(), action_increment_m=args.increment_m)
     if args.distribution == "nominal":
         cases, penalty_n = nominal_episodes(config), float("inf")
     else:
@@ -109,17 +127,27 @@ def main() -> None:
                   f"{best_metrics['in_band_percent']:.1f} %", flush=True)
         if not improved:
             break
+    heldout = None
+    if args.heldout:
+        heldout = evaluate_cases(make(args.controller, best, args.increment_m),
+                                 heldout_episodes(config), env=env,
+                                 keep_traces=False)["aggregate"]
     env.close()
     print(f"{trials} gain sets in {time.perf_counter() - start_s:.0f} s; best {best}: "
           f"objective {best_score:.3f}, RMS {best_metrics['rms_force_error_n']:.3f} N, "
           f"over-force steps {best_metrics['over_force_steps']:.0f}, in band "
           f"{best_metrics['in_band_percent']:.1f} %, mean force "
           f"{best_metrics['mean_force_n']:.2f} N")
+    if heldout is not None:
+        print(f"held-out suite at {args.increment_m * 1000:g} mm: RMS "
+              f"{heldout['rms_force_error_n']:.2f} N, in band {heldout['in_band_percent']:.1f} "
+              f"%, over-force episodes {heldout['terminated_episodes']:.0f}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"controller": args.controller, "distribution": args.distribution,
-                       "episodes": len(cases), "gains": best, "objective": best_score,
-                       "metrics": best_metrics}, handle, indent=2)
+                       "increment_m": args.increment_m, "episodes": len(cases),
+                       "gains": best, "objective": best_score, "metrics": best_metrics,
+                       "heldout": heldout}, handle, indent=2)
 
 
 if __name__ == "__main__":

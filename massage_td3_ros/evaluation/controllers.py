@@ -86,10 +86,15 @@ class PidController(ForcePid):
     name = "pid"
     action_settings = BASELINE_ACTIONS
 
-    def __init__(self, name: str | None = None, **gains) -> None:
+    def __init__(self, name: str | None = None, increment_m: float = TUNED_INCREMENT_M,
+                 **gains) -> None:
+        """``increment_m``: the step per unit action the gains are for (the shipped ones:
+        TUNED_INCREMENT_M; benchmarks/tune_pid.py --increment-m searches others)."""
         super().__init__(**gains)
         if name is not None:
             self.name = name
+        if increment_m != TUNED_INCREMENT_M:
+            self.action_settings = {**BASELINE_ACTIONS, "action_increment_m": increment_m}
 
     def reset(self, env) -> None:
         require_baseline_actions(self, env)
