@@ -76,9 +76,9 @@ class MassageEnv(gymnasium.Env):
         self.metrics = EpisodeMetrics(self.dt_s)
         self._base = make_base(config.action_base)  # None: the action alone moves the tool
         self._force_n = 0.0  # sensed after the last reset/step (the base controller's input)
-        # {(arm link, body link): normal force} at the last step's peak substep (diagnostics:
-        # which surfaces a force spike came from; benchmarks/over_force_causes.py).
-        self.peak_contacts: dict[tuple[int, int], float] = {}
+        # (arm link, body link, normal force) of each contact point at the last step's
+        # peak substep: see peak_contacts.
+        self._peak_points: list[tuple[int, int, float]] = []
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -176,7 +176,7 @@ class MassageEnv(gymnasium.Env):
         cfg, arm = self.config, self.scene.arm
         arm.command(joint_targets_rad)
         peak_force, retracting = 0.0, False
-        self.peak_contacts = {}
+        self._peak_points = []
         for _ in range(cfg.substeps):
             pb.stepSimulation(physicsClientId=self.client)
             points = contact_mod.arm_body_normal_forces(self.client, arm.body_id,
@@ -184,11 +184,18 @@ class MassageEnv(gymnasium.Env):
             # Summed with no cancellation: forces on opposite sides all count.
             force_now = float(sum(force for _, _, force in points))
             if force_now > peak_force:
-                peak_force, self.peak_contacts = force_now, contact_mod.by_link_pair(points)
+                peak_force, self._peak_points = force_now, points
             if not retracting and force_now > cfg.safety_force_limit_n:
                 retracting = True
                 arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
         return peak_force, retracting
+
+    @property
+    def peak_contacts(self) -> dict[tuple[int, int], float]:
+        """{(arm link, body link): normal force} at the last step's peak substep, for
+        diagnostics (which surfaces a force spike came from:
+        benchmarks/over_force_causes.py); built on demand, not in the physics loop."""
+        return contact_mod.by_link_pair(self._peak_points)
 
     def _plant_fault(self) -> bool:
         """A fault of the plant that ends the episode (a real arm's silent sensors)."""

@@ -93,8 +93,7 @@ class PidController(ForcePid):
         super().__init__(**gains)
         if name is not None:
             self.name = name
-        if increment_m != TUNED_INCREMENT_M:
-            self.action_settings = {**BASELINE_ACTIONS, "action_increment_m": increment_m}
+        self.action_settings = {**BASELINE_ACTIONS, "action_increment_m": increment_m}
 
     def reset(self, env) -> None:
         require_baseline_actions(self, env)

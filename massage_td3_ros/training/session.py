@@ -323,9 +323,15 @@ class Session:
         path = Path(path)
         learner = self.learner
         with learner.locked():
+            settings: dict[str, dict | None] = {}
+
+            def check(candidate: Path, meta: dict[str, Any]) -> None:
+                # Once per candidate file; the one loaded is checked last.
+                settings["action"] = self._resumed_action_meta(candidate, meta)
+
             loaded = persistence.load(path, learner.agent, self.obs_layout, learner.buffer,
-                                      check=self._resumed_action_meta)
-            self.action_meta = self._resumed_action_meta(path, loaded["meta"])
+                                      check=check)
+            self.action_meta = settings["action"]
             learner.agent.load_state_dict(loaded["agent"])
             learner.policy.refresh(learner.agent.actor)
             self._restore(loaded["meta"], loaded["torch_rng"])
