@@ -1,7 +1,8 @@
 """Score TD3 checkpoints and the baselines on the held-out people; check the goal.
 
     .venv/bin/python benchmarks/heldout.py --runs runs/learning/defaults \
-        --stages 40000 80000 120000 [--seeds 0 1 2] [--jobs 2] [--results results/heldout]
+        --stages 40000 80000 120000 [--seeds 0 1 2] [--jobs 2] [--results results/heldout] \
+        [--set env.force_governor_n=38 ...]
 
 Every controller runs `massage-td3 eval --suite heldout`'s code (and --suite nominal):
 the baselines path, pid, pid-train and pid-preview, and each seed's
@@ -27,12 +28,17 @@ BASELINES = ("path", "pid", "pid-train", "pid-preview")
 RMS_RATIO, OVERSHOOT_N = 0.6, 3.0
 
 
-def score(controller: str, checkpoint: str | None, suite: str) -> dict:
-    """The aggregate of one controller on one suite (in a worker process)."""
+def score(controller: str, checkpoint: str | None, suite: str,
+          overrides: tuple[str, ...] = ()) -> dict:
+    """The aggregate of one controller on one suite (in a worker process), on the
+    env of config/train.yaml with ``overrides`` (``--set``) for every controller."""
+    from massage_td3_ros.config import load_config
     from massage_td3_ros.evaluation.controllers import make_controller
     from massage_td3_ros.evaluation.evaluate import evaluate_suite
 
-    result = evaluate_suite(make_controller(controller, checkpoint), suite, keep_traces=False)
+    result = evaluate_suite(make_controller(controller, checkpoint), suite,
+                            env_config=load_config(None, list(overrides)).env,
+                            keep_traces=False)
     episodes = [{key: episode[key] for key in ("case", "person", "profile", "profile_kind",
                                                "metrics")} for episode in result["episodes"]]
     return {"aggregate": result["aggregate"], "by_profile": result["by_profile"],
@@ -131,6 +137,10 @@ def main() -> None:
                              "scoring; --runs must name that run's folder) ...")
     parser.add_argument("--machine", default=None,
                         help="... and the CPU it was scored on (required with --from-scores)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="GROUP.NAME=VALUE",
+                        help="a config value for every controller's env (e.g. "
+                             "env.force_governor_n=38); repeatable")
     args = parser.parse_args()
     jobs = [(name, None) for name in BASELINES]
     jobs += [("td3", checkpoint_path(args.runs, seed, stage))
@@ -150,7 +160,7 @@ def main() -> None:
         if missing:
             raise SystemExit(f"missing checkpoints: {missing}")
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = {(name, path, suite): pool.submit(score, name, path, suite)
+            futures = {(name, path, suite): pool.submit(score, name, path, suite, tuple(args.overrides))
                        for name, path in jobs for suite in ("heldout", "nominal")}
             scores = {key: future.result() for key, future in futures.items()}
         machine = cpu_info()

@@ -42,6 +42,12 @@ class EnvConfig:
                                 "target force.", 0.1, 30.0)
     safety_force_limit_n: float = param(45.0, "Hard safety limit: a force above it ends the "
                                         "episode as unsafe.", 1.0, 200.0)
+    force_governor_n: float = param(
+        0.0, "Force governor below the hard limit; 0: off. When on, each step's joint "
+        "targets are reached by a ramp over the period's physics substeps (as an "
+        "interpolating arm driver does), and the ramp stops at the substep where the summed "
+        "normal force of the arm on the body first exceeds this; the episode goes on and the "
+        "step counts as governed (results/heldout/PROTOCOL.md, session 15).", 0.0, 200.0)
 
     # --- action -----------------------------------------------------------------
     action_mode: str = param(
@@ -225,6 +231,10 @@ class EnvConfig:
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"EnvConfig.{name}={(low, high)}: low above high")
+        if self.force_governor_n >= self.safety_force_limit_n:
+            raise ValueError(f"EnvConfig: force_governor_n={self.force_governor_n:g} N must "
+                             f"be below safety_force_limit_n={self.safety_force_limit_n:g} N "
+                             "(or 0: off)")
         if self.max_indentation_m < self.nominal_indentation_m:
             raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
         # Settings under which every episode would end on over-force within a few steps.

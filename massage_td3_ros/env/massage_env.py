@@ -79,6 +79,7 @@ class MassageEnv(gymnasium.Env):
         # (arm link, body link, normal force) of each contact point at the last step's
         # peak substep: see peak_contacts.
         self._peak_points: list[tuple[int, int, float]] = []
+        self._governed = False  # the force governor stopped the last step's ramp
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -96,6 +97,8 @@ class MassageEnv(gymnasium.Env):
         home = self._home(self.stroke.touch_m[0])
         scene.arm.rest_pose_rad = home
         self._place_arm(home)
+        self._joint_setpoint = np.asarray(home, dtype=float)  # where the next ramp starts
+        self._governed = False
         self._cmd_target = self.stroke.touch_m[0].copy()
         self._step = 0
         self.target_force_n = float(self._targets[0])
@@ -146,6 +149,7 @@ class MassageEnv(gymnasium.Env):
         truncated = (not terminated) and self._step >= cfg.max_episode_steps
         obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
         info["safety_retract"] = float(retracting)
+        info["governed"] = float(self._governed)
         info["peak_force_n"] = peak_force
         if unsafe:
             info["over_force"] = 1.0  # also when only the substep peak crossed the limit
@@ -172,12 +176,24 @@ class MassageEnv(gymnasium.Env):
         that cancel in the vector sum, or a link other than the tool all count. The
         substep that crosses it stops the pushing at once: from there on the arm backs
         off along the surface normal for the rest of the control step (then the
-        episode ends), rather than pressing on until the step is over."""
+        episode ends), rather than pressing on until the step is over.
+
+        With the force governor on (env.force_governor_n), the joints follow a ramp
+        from the last setpoint to the new targets over the substeps, and the ramp stops
+        where the summed force first exceeds the governor's threshold; the next step
+        ramps on from there. Without a ramp the arm reaches a new target within one
+        substep, and a governor has nothing to stop."""
         cfg, arm = self.config, self.scene.arm
-        arm.command(joint_targets_rad)
-        peak_force, retracting = 0.0, False
+        governor, start = cfg.force_governor_n, self._joint_setpoint
+        setpoint = np.asarray(joint_targets_rad, dtype=float)
+        if not governor:
+            arm.command(setpoint)
+        peak_force, retracting, self._governed = 0.0, False, False
         self._peak_points = []
-        for _ in range(cfg.substeps):
+        for substep in range(cfg.substeps):
+            if governor and not (retracting or self._governed):
+                setpoint = start + (substep + 1) / cfg.substeps * (joint_targets_rad - start)
+                arm.command(setpoint)
             pb.stepSimulation(physicsClientId=self.client)
             points = contact_mod.arm_body_normal_forces(self.client, arm.body_id,
                                                         self.scene.body_id)
@@ -188,6 +204,9 @@ class MassageEnv(gymnasium.Env):
             if not retracting and force_now > cfg.safety_force_limit_n:
                 retracting = True
                 arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
+            elif governor and not retracting and force_now > governor:
+                self._governed = True
+        self._joint_setpoint = setpoint
         return peak_force, retracting
 
     @property

@@ -59,6 +59,7 @@ class EpisodeMetrics:
         self._contact: list[bool] = []
         self._target_steps: list[int] = []   # step indices where the target stepped
         self._over_force = 0
+        self._governed: int | None = None  # None: no step said (a sender without the key)
         self._wrong_link = 0
         self._progress = 0.0
 
@@ -73,6 +74,8 @@ class EpisodeMetrics:
         if float(step_info.get("target_step", 0.0)) > 0.5:
             self._target_steps.append(len(self._force) - 1)
         self._over_force += int(step_info["over_force"] > 0.5)
+        if "governed" in step_info:  # the env's info (not /massage/state) carries it
+            self._governed = (self._governed or 0) + int(step_info["governed"] > 0.5)
         self._wrong_link += int(step_info["wrong_link_contact"] > 0.5)
         self._progress = max(self._progress, float(step_info["path_progress"]))
 
@@ -87,7 +90,8 @@ class EpisodeMetrics:
         ``<region>_rms_force_error_n`` and ``<region>_in_band_fraction``; and with
         ``dt_s`` known: first_contact_overshoot_n (if the tool touched),
         step_error_rms_n and step_error_steps (if the target stepped) and
-        force_rate_rms_n_s (from 2 steps on). A key is absent, not 0, when its steps
+        force_rate_rms_n_s (from 2 steps on); governed_steps if the steps said whether
+        the force governor acted (env.force_governor_n). A key is absent, not 0, when its steps
         do not exist, so that an aggregate can pool only the episodes that have them."""
         n = self.steps
         if n == 0:
@@ -113,6 +117,8 @@ class EpisodeMetrics:
                 summary[f"{name}_steps"] = float(on.sum())
                 summary[f"{name}_rms_force_error_n"] = _rms(error[on])
                 summary[f"{name}_in_band_fraction"] = float(in_band[on].mean())
+        if self._governed is not None:
+            summary["governed_steps"] = float(self._governed)
         if self.dt_s is not None:
             summary.update(self._timed(force, error))
         return summary

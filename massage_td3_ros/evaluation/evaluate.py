@@ -173,6 +173,8 @@ def aggregate_metrics(returns: Sequence[float], metrics: Sequence[dict[str, floa
         "coverage_percent": float(100.0 * np.mean([m["coverage"] for m in metrics])),
         "terminated_episodes": float(sum(m["over_force_steps"] > 0 for m in metrics)),
     }
+    if any("governed_steps" in m for m in metrics):
+        result["governed_steps"] = float(sum(m.get("governed_steps", 0.0) for m in metrics))
     overshoots = [m["first_contact_overshoot_n"] for m in metrics
                   if "first_contact_overshoot_n" in m]
     if overshoots:

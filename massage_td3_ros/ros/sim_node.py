@@ -119,6 +119,7 @@ class MassageSimNode(PackageNode):
         self.clamped_actions = 0
         self.held_steps = 0
         self.over_force_steps = 0
+        self.governed_steps = 0   # steps whose ramp the force governor stopped
         self._over_force_logged = 0
         self.last_applied_action = np.zeros(3)
 
@@ -213,6 +214,7 @@ class MassageSimNode(PackageNode):
         self._step += 1
         self.steps_taken += 1
         self.held_steps += int(held)
+        self.governed_steps += int(info.get("governed", 0.0) > 0.5)
         stamp = self._next_stamp_ns()
         if info.get("over_force", 0.0) > 0.5:
             self.over_force_steps += 1
@@ -382,7 +384,8 @@ class MassageSimNode(PackageNode):
         final_log(self,
             f"{self.steps_taken} steps, {self.episodes_started} episodes, dropped actions "
             f"{self.dropped_actions}, clamped {self.clamped_actions}, held steps "
-            f"{self.held_steps}, over-force steps {self.over_force_steps}")
+            f"{self.held_steps}, over-force steps {self.over_force_steps}, governed steps "
+            f"{self.governed_steps}")
         self.env.close()
 
 
