@@ -160,7 +160,8 @@ def main() -> None:
         if missing:
             raise SystemExit(f"missing checkpoints: {missing}")
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = {(name, path, suite): pool.submit(score, name, path, suite, tuple(args.overrides))
+            overrides = tuple(args.overrides)
+            futures = {(name, path, suite): pool.submit(score, name, path, suite, overrides)
                        for name, path in jobs for suite in ("heldout", "nominal")}
             scores = {key: future.result() for key, future in futures.items()}
         machine = cpu_info()

@@ -94,6 +94,32 @@ def test_over_force_terminates_as_unsafe_with_a_large_penalty():
     env.close()
 
 
+def test_the_force_governor_stops_the_ramp_below_the_hard_limit_and_counts_the_step():
+    """The press that crosses the limit at its second step without a governor: with one
+    at 30 N the joints ramp over the substeps and stop where the summed force first
+    exceeds 30 N; the step stays below the limit and counts as governed."""
+    peaks = {}
+    for governor_n in (0.0, 30.0):
+        env = MassageEnv(max_indentation_m=0.05, force_governor_n=governor_n, **STILL)
+        env.reset(seed=0)
+        for press in (0.0, -1.0):  # the target's speed limit: 27 N after the first press
+            _, _, terminated, _, info = env.step(np.array([0.0, 0.0, press]))
+            assert not terminated and info["peak_force_n"] < 30.0
+        _, _, terminated, _, info = env.step(np.array([0.0, 0.0, -1.0]))
+        peaks[governor_n] = info["peak_force_n"]
+        env.close()
+        if governor_n:
+            assert not terminated and info["governed"] == 1.0 and info["over_force"] == 0.0
+        else:
+            assert terminated and info["governed"] == 0.0
+    assert peaks[0.0] > 45.0 > peaks[30.0] > 30.0
+
+
+def test_a_governor_at_or_above_the_hard_limit_is_rejected():
+    with pytest.raises(ValueError, match="force_governor_n"):
+        MassageEnv(force_governor_n=45.0)
+
+
 def test_no_step_crosses_the_safety_limit_without_ending_the_episode():
     """The limit is checked on every physics substep and on all arm links' summed normal
     force, so no step ever reports a peak above it and carries on."""

@@ -151,6 +151,19 @@ def test_metrics_on_a_hand_made_episode():
     assert summary["thoracic_muscle_in_band_fraction"] == pytest.approx(2 / 3)
     assert summary["spine_rms_force_error_n"] == pytest.approx(np.sqrt(1 / 3))
     assert "scapula_steps" not in summary  # never touched: absent, not 0
+    assert "governed_steps" not in summary  # no step said whether a governor acted
+
+
+def test_governed_steps_are_counted_per_episode_and_summed_over_episodes():
+    summaries = []
+    for governed in ((0, 1, 1), (0, 0, 0)):
+        metrics = EpisodeMetrics(dt_s=0.25)
+        for flag in governed:
+            metrics.add({**info(10.0, 10.0, 0), "governed": float(flag)})
+        summaries.append(metrics.summary())
+    assert [s["governed_steps"] for s in summaries] == [2.0, 0.0]
+    assert aggregate_metrics([0.0, 0.0], summaries)["governed_steps"] == 2.0
+    assert "governed_steps" not in aggregate_metrics([0.0], [hand_made()])
 
 
 def test_metrics_undershoot_no_step_and_no_clock():
