@@ -224,6 +224,19 @@ def test_a_urdf_file_that_does_not_fit_stops_the_bridge_with_exit_code_2(rig, tm
     assert "6 movable joints" in bridge.text
 
 
+def test_the_sims_force_governor_is_refused_by_the_bridge_with_exit_code_2(tmp_path):
+    """It models a driver's force stop inside the simulation; a bridge that ignored it
+    would leave a user believing a limit acts that does not."""
+    bridge = NodeProcess("bridge_node", robot_params(tmp_path, env={"force_governor_n": 38.0}),
+                         {})
+    try:
+        code = bridge.process.wait(timeout=40)
+    finally:
+        bridge.kill()  # and the whole of stderr read
+    assert code == 2, bridge.text
+    assert "force_governor_n" in bridge.text
+
+
 def test_an_over_force_spike_retracts_ends_the_episode_and_waits_for_reset(rig):
     relay, probe, start_bridge = rig
     bridge = start_bridge()
