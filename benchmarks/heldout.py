@@ -54,7 +54,9 @@ def summary_entry(aggregate: dict) -> dict[str, float]:
             "first_contact_overshoot_n": aggregate.get("first_contact_overshoot_n"),
             "max_first_contact_overshoot_n": aggregate.get("max_first_contact_overshoot_n"),
             "profile_change_rms_n": aggregate.get("step_error_rms_n"),
-            "force_rate_rms_n_s": aggregate.get("force_rate_rms_n_s")}
+            "force_rate_rms_n_s": aggregate.get("force_rate_rms_n_s"),
+            # steps the force governor (env.force_governor_n) stopped; absent before it
+            "governed_steps": aggregate.get("governed_steps")}
 
 
 def write_summary(path: Path, label: str, args: argparse.Namespace, scores: dict,
