@@ -144,6 +144,12 @@ def main() -> None:
                         help="a config value for every controller's env (e.g. "
                              "env.force_governor_n=38); repeatable")
     args = parser.parse_args()
+    if args.overrides:
+        if args.from_scores:
+            raise SystemExit("--set scores with other settings: not with --from-scores")
+        from massage_td3_ros.config import load_config
+
+        load_config(None, args.overrides).env.check()  # a wrong one stops here, once
     jobs = [(name, None) for name in BASELINES]
     jobs += [("td3", checkpoint_path(args.runs, seed, stage))
              for stage in args.stages for seed in args.seeds]

@@ -188,12 +188,15 @@ def test_reset_after_an_over_force_end_reads_no_contact_and_no_force(env):
     assert env.debug_tool_contacts() == []
 
 
-def test_same_seed_on_a_used_and_a_fresh_env_gives_the_same_trajectory():
-    used = MassageEnv(randomize=True)
+@pytest.mark.parametrize("governor_n", [0.0, 30.0])
+def test_same_seed_on_a_used_and_a_fresh_env_gives_the_same_trajectory(governor_n):
+    """With the force governor on, too: its ramp starts from the new start pose, not
+    from where the last episode's (governed, then over-force) step left it."""
+    used = MassageEnv(randomize=True, force_governor_n=governor_n)
     for seed in (3, 11):
         rollout(used, seed, steps=600)
     press_until_over_force(used, 5)
-    fresh = MassageEnv(randomize=True)
+    fresh = MassageEnv(randomize=True, force_governor_n=governor_n)
     a, b = rollout(used, 7, steps=200), rollout(fresh, 7, steps=200)
     assert len(a) == len(b)
     np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))

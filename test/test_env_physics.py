@@ -95,9 +95,11 @@ def test_over_force_terminates_as_unsafe_with_a_large_penalty():
 
 
 def test_the_force_governor_stops_the_ramp_below_the_hard_limit_and_counts_the_step():
-    """The press that crosses the limit at its second step without a governor: with one
-    at 30 N the joints ramp over the substeps and stop where the summed force first
-    exceeds 30 N; the step stays below the limit and counts as governed."""
+    """Touch, press, press again: the second press crosses the limit without a
+    governor. With one at 30 N the joints ramp over the substeps and stop where the
+    summed force first exceeds 30 N; that step stays below the limit and counts as
+    governed. (A press kept up crosses it a step later: the governor slows a press,
+    it does not bound one, docs/env.md.)"""
     peaks = {}
     for governor_n in (0.0, 30.0):
         env = MassageEnv(max_indentation_m=0.05, force_governor_n=governor_n, **STILL)
@@ -111,7 +113,7 @@ def test_the_force_governor_stops_the_ramp_below_the_hard_limit_and_counts_the_s
         if governor_n:
             assert not terminated and info["governed"] == 1.0 and info["over_force"] == 0.0
         else:
-            assert terminated and info["governed"] == 0.0
+            assert terminated and "governed" not in info  # off: nothing to report
     assert peaks[0.0] > 45.0 > peaks[30.0] > 30.0
 
 

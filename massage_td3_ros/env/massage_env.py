@@ -149,7 +149,8 @@ class MassageEnv(gymnasium.Env):
         truncated = (not terminated) and self._step >= cfg.max_episode_steps
         obs, info = self._observe(sense, target, terms, contact_lost=contact_lost)
         info["safety_retract"] = float(retracting)
-        info["governed"] = float(self._governed)
+        if cfg.force_governor_n:  # absent when off: "on, never acted" reads 0
+            info["governed"] = float(self._governed)
         info["peak_force_n"] = peak_force
         if unsafe:
             info["over_force"] = 1.0  # also when only the substep peak crossed the limit
@@ -205,7 +206,7 @@ class MassageEnv(gymnasium.Env):
                 retracting = True
                 arm.command(arm.solve_ik(self._retract_target(), cfg.ik_iterations))
             elif governor and not retracting and force_now > governor:
-                self._governed = True
+                self._governed = True  # (at the last substep: no ramp left to stop)
         self._joint_setpoint = setpoint
         return peak_force, retracting
 

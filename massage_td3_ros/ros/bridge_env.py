@@ -49,13 +49,24 @@ MOVE_TIMEOUT_S = 20.0     # a move to a stroke's start that has not arrived by t
 MOVE_CLEARANCE_M = 0.05   # moves between strokes pass this far above the higher end
 
 
+def check_bridge_config(config) -> None:
+    """ValueError for env settings a real arm cannot honour (the node checks them before
+    it waits for the driver; BridgeEnv again, for any other caller)."""
+    if config.randomize:
+        raise ValueError("massage_bridge works on the person on the table: set "
+                         "env.randomize false (the nominal person's build and place)")
+    if config.force_governor_n:
+        raise ValueError("env.force_governor_n models an arm driver's force stop in the "
+                         "simulation; massage_bridge does not apply it: set it to 0 (the "
+                         "bridge's force watch holds env.safety_force_limit_n on every "
+                         "wrench message; a driver's own force limit stays the driver's)")
+
+
 class BridgeEnv(MassageEnv):
     """The massage task on a real arm reached through ``link`` (see module doc)."""
 
     def __init__(self, config, link, bridge_cfg, arm_model=None) -> None:
-        if config.randomize:
-            raise ValueError("massage_bridge works on the person on the table: set "
-                             "env.randomize false (the nominal person's build and place)")
+        check_bridge_config(config)
         super().__init__(config, arm_model=arm_model)  # None: the package's arm
         self.link, self.bridge_cfg = link, bridge_cfg
         arm = self.scene.arm

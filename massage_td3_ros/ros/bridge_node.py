@@ -94,17 +94,13 @@ class MassageBridgeNode(MassageSimNode):
             use_realtime_priority(self, bridge.realtime_priority)
 
     def _make_env(self):
-        from massage_td3_ros.ros.bridge_env import BridgeEnv  # PyBullet: the twin
+        from massage_td3_ros.ros.bridge_env import BridgeEnv, check_bridge_config  # PyBullet
 
         bridge, env = self.groups["bridge"], self.env_cfg
         if self.sim_cfg.mode != "lockstep":
             raise ValueError("massage_bridge paces itself on the control grid: sim.mode "
                              "must be lockstep")
-        if env.force_governor_n:
-            raise ValueError("env.force_governor_n models an arm driver's force stop in the "
-                             "simulation; massage_bridge does not apply it: set it to 0 (the "
-                             "bridge's force watch holds env.safety_force_limit_n on every "
-                             "wrench message; a driver's own force limit stays the driver's)")
+        check_bridge_config(env)
         twin = self._robot_twin()
         joints = arm_joint_names() if twin is None else twin.joint_names
         self.link = ArmLink(self.context, f"{self.get_name()}_driver_io", joints,

@@ -119,7 +119,7 @@ class MassageSimNode(PackageNode):
         self.clamped_actions = 0
         self.held_steps = 0
         self.over_force_steps = 0
-        self.governed_steps = 0   # steps whose ramp the force governor stopped
+        self.governed_steps = 0   # steps whose force passed env.force_governor_n
         self._over_force_logged = 0
         self.last_applied_action = np.zeros(3)
 
@@ -384,8 +384,9 @@ class MassageSimNode(PackageNode):
         final_log(self,
             f"{self.steps_taken} steps, {self.episodes_started} episodes, dropped actions "
             f"{self.dropped_actions}, clamped {self.clamped_actions}, held steps "
-            f"{self.held_steps}, over-force steps {self.over_force_steps}, governed steps "
-            f"{self.governed_steps}")
+            f"{self.held_steps}, over-force steps {self.over_force_steps}"
+            + (f", governed steps {self.governed_steps}" if self.env_cfg.force_governor_n
+               else ""))
         self.env.close()
 
 
