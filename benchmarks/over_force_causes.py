@@ -9,7 +9,7 @@ the tool was not touching at the end of the step before (a surface entered withi
 step), the summed force and the net force the controller read a step earlier, and
 the target then.
 
-    .venv/bin/python benchmarks/over_force_causes.py [--checkpoint F ...]
+    .venv/bin/python benchmarks/over_force_causes.py [--checkpoint F ...] [--set G.N=V ...]
 
 Baselines run on the plain 4 mm steps they were tuned with, a policy on the action
 settings its checkpoint records (as `massage-td3 eval` scores them).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from massage_td3_ros.env.config import EnvConfig
+from massage_td3_ros.config import load_config
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import make_controller
 from massage_td3_ros.evaluation.evaluate import env_config_for
@@ -40,6 +40,8 @@ class Crossing:
     peak_sum_n: float               # summed normal force at the peak substep
     surfaces: dict[str, float]      # "region (link)": force at the peak substep
     entered: list[str]              # of those, surfaces untouched at the step's start
+    substep_rise_n: float           # largest rise of the summed force in one substep,
+                                    # from the step before's last substep to the peak
 
 
 def touching(env: MassageEnv) -> tuple[set[int], float]:
@@ -60,6 +62,9 @@ def crossings(controller, env: MassageEnv, cases) -> list[Crossing]:
             obs, _, terminated, truncated, info = env.step(controller.act(obs, env))
             done = terminated or truncated
             if info["over_force"]:
+                trace = [summed, *env.substep_forces_n]
+                top = max(range(len(trace)), key=trace.__getitem__)
+                rise = max(b - a for a, b in zip(trace[:top], trace[1:top + 1]))
                 peak = sorted(env.peak_contacts.items(), key=lambda item: -item[1])
                 name = {body: f"{env.scene.region_of(body)} ({body})" for (_, body), _ in peak}
                 found.append(Crossing(
@@ -67,7 +72,7 @@ def crossings(controller, env: MassageEnv, cases) -> list[Crossing]:
                     round(sum(force for _, force in peak), 1),
                     {name[body]: round(force, 1) for (_, body), force in peak},
                     sorted(name[body] for (_, body), force in peak
-                           if body not in before and force > 0.0)))
+                           if body not in before and force > 0.0), round(rise, 1)))
             (before, summed), read = touching(env), info["force_n"]
     return found
 
@@ -76,12 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", action="append", default=[],
                         help="a TD3 checkpoint to diagnose too (repeatable)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="GROUP.NAME=VALUE",
+                        help="a config value for every controller's env (e.g. "
+                             "env.force_governor_n=38); repeatable")
     args = parser.parse_args()
     controllers = [make_controller("pid-preview")] + [
         make_controller("td3", path) for path in args.checkpoint]
-    print(f"{cpu_info()['model']}\n")
+    env_config = load_config(None, args.overrides).env
+    print(f"{cpu_info()['model']}{''.join(' --set ' + o for o in args.overrides)}\n")
     for controller in controllers:
-        env = MassageEnv(env_config_for(controller, EnvConfig()))
+        env = MassageEnv(env_config_for(controller, env_config))
         cases = heldout_episodes(env.config)
         found = crossings(controller, env, cases)
         env.close()
@@ -94,7 +104,7 @@ def main() -> None:
         for c in found:
             print(f"- {c.case}, step {c.step}: target {c.target_n:.1f} N; a step before "
                   f"read {c.read_before_n:.1f} N, summed {c.sum_before_n:.1f} N; peak sum "
-                  f"{c.peak_sum_n:.1f} N "
+                  f"{c.peak_sum_n:.1f} N (largest rise in one substep {c.substep_rise_n} N) "
                   f"over {c.surfaces}; entered {c.entered or 'none'}")
         print()
 

@@ -109,6 +109,8 @@ def test_the_force_governor_stops_the_ramp_below_the_hard_limit_and_counts_the_s
             assert not terminated and info["peak_force_n"] < 30.0
         _, _, terminated, _, info = env.step(np.array([0.0, 0.0, -1.0]))
         peaks[governor_n] = info["peak_force_n"]
+        forces = env.substep_forces_n  # what the limit watched, substep by substep
+        assert len(forces) == env.config.substeps and max(forces) == info["peak_force_n"]
         env.close()
         if governor_n:
             assert not terminated and info["governed"] == 1.0 and info["over_force"] == 0.0

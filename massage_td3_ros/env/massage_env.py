@@ -79,6 +79,7 @@ class MassageEnv(gymnasium.Env):
         # (arm link, body link, normal force) of each contact point at the last step's
         # peak substep: see peak_contacts.
         self._peak_points: list[tuple[int, int, float]] = []
+        self._substep_forces: list[float] = []  # summed normal force per substep, last step
         self._governed = False  # the force governor stopped the last step's ramp
 
     # --- gymnasium API --------------------------------------------------------------
@@ -190,7 +191,7 @@ class MassageEnv(gymnasium.Env):
         if not governor:
             arm.command(setpoint)
         peak_force, retracting, self._governed = 0.0, False, False
-        self._peak_points = []
+        self._peak_points, self._substep_forces = [], []
         for substep in range(cfg.substeps):
             if governor and not (retracting or self._governed):
                 setpoint = start + (substep + 1) / cfg.substeps * (joint_targets_rad - start)
@@ -200,6 +201,7 @@ class MassageEnv(gymnasium.Env):
                                                         self.scene.body_id)
             # Summed with no cancellation: forces on opposite sides all count.
             force_now = float(sum(force for _, _, force in points))
+            self._substep_forces.append(force_now)
             if force_now > peak_force:
                 peak_force, self._peak_points = force_now, points
             if not retracting and force_now > cfg.safety_force_limit_n:
@@ -209,6 +211,12 @@ class MassageEnv(gymnasium.Env):
                 self._governed = True  # (at the last substep: no ramp left to stop)
         self._joint_setpoint = setpoint
         return peak_force, retracting
+
+    @property
+    def substep_forces_n(self) -> tuple[float, ...]:
+        """The summed normal force (what the safety limit watches) at each physics
+        substep of the last step, for diagnostics (how fast a crossing rose)."""
+        return tuple(self._substep_forces)
 
     @property
     def peak_contacts(self) -> dict[tuple[int, int], float]:
