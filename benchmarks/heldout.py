@@ -24,6 +24,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from massage_td3_ros.cli import add_overrides
+
 BASELINES = ("path", "pid", "pid-train", "pid-preview")
 RMS_RATIO, OVERSHOOT_N = 0.6, 3.0
 
@@ -139,10 +141,8 @@ def main() -> None:
                              "scoring; --runs must name that run's folder) ...")
     parser.add_argument("--machine", default=None,
                         help="... and the CPU it was scored on (required with --from-scores)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="GROUP.NAME=VALUE",
-                        help="a config value for every controller's env (e.g. "
-                             "env.force_governor_n=38); repeatable")
+    add_overrides(parser, "a config value for every controller's env (e.g. "
+                          "env.force_governor_n=38); repeatable")
     args = parser.parse_args()
     if args.overrides:
         if args.from_scores:

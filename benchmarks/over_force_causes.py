@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from massage_td3_ros.cli import add_overrides
 from massage_td3_ros.config import load_config
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import make_controller
@@ -81,10 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", action="append", default=[],
                         help="a TD3 checkpoint to diagnose too (repeatable)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="GROUP.NAME=VALUE",
-                        help="a config value for every controller's env (e.g. "
-                             "env.force_governor_n=38); repeatable")
+    add_overrides(parser, "a config value for every controller's env (e.g. "
+                          "env.force_governor_n=38); repeatable")
     args = parser.parse_args()
     controllers = [make_controller("pid-preview")] + [
         make_controller("td3", path) for path in args.checkpoint]

@@ -24,10 +24,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
 
 
-def _add_overrides(parser: argparse.ArgumentParser) -> None:
+def add_overrides(parser: argparse.ArgumentParser,
+                  help: str = "change one value of the config file, e.g. --set "
+                              "env.action_mode=offset (repeatable)") -> None:
+    """``--set GROUP.NAME=VALUE`` (repeatable) into ``args.overrides`` (the commands
+    here, and benchmarks that apply config values)."""
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="GROUP.NAME=VALUE", help="change one value of the config "
-                        "file, e.g. --set env.action_mode=offset (repeatable)")
+                        metavar="GROUP.NAME=VALUE", help=help)
 
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +45,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 def _add_train_in_process(parser: argparse.ArgumentParser) -> None:
     _add_train(parser)
-    _add_overrides(parser)
+    add_overrides(parser)
     parser.add_argument("--env", default=MASSAGE_ENV_ID,
                         help="gymnasium env id (e.g. Pendulum-v1 to check the learner)")
 
@@ -75,7 +78,7 @@ def _add_launch(parser: argparse.ArgumentParser) -> None:
 
 def _add_eval(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
-    _add_overrides(parser)
+    add_overrides(parser)
     parser.add_argument("--checkpoint", default=None,
                         help="TD3 checkpoint (.pt) to evaluate (controller td3)")
     parser.add_argument("--controller", choices=CONTROLLERS, default="td3",
@@ -97,7 +100,7 @@ def _add_eval(parser: argparse.ArgumentParser) -> None:
 
 def _add_render(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
-    _add_overrides(parser)
+    add_overrides(parser)
     parser.add_argument("--checkpoint", default=None, help="TD3 checkpoint (.pt) to render")
     parser.add_argument("--controller", choices=CONTROLLERS, default=None,
                         help="controller (default: td3 with --checkpoint)")
