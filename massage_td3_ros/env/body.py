@@ -143,8 +143,8 @@ def set_tissue(client: int, body_id: int, body: BodyShape, tissue: Tissue) -> di
         core = bool(part.core_of)
         stiffness = tissue.stiffness_n_per_m(part.region, core)
         pb.changeDynamics(body_id, link, contactStiffness=stiffness,
-                          contactDamping=tissue.damping_n_s_per_m(stiffness), lateralFriction=0.3,
-                          physicsClientId=client)
+                          contactDamping=tissue.damping_n_s_per_m(stiffness, core),
+                          lateralFriction=0.3, physicsClientId=client)
         touching[link] = tissue.touches(part.region, core)
     return touching
 

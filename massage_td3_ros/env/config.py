@@ -91,6 +91,11 @@ class EnvConfig:
                                             "tissue instead).", 100.0, 1.0e5)
     tissue_damping_n_s_per_m: float = param(20.0, "Contact damping of the nominal person's "
                                             "tissue.", 1.0, 1.0e4)
+    tissue_core_damping_s: float = param(
+        0.01, "Contact damping of the drawn people's stiffer cores under the soft outer "
+        "layer, per N/m of the core's stiffness [s] (the outer layers': 0.01 s); 0: elastic "
+        "cores, no step in the viscous force where the tool reaches one (docs/env.md).",
+        0.0, 0.05)
     tool_radius_m: float = param(0.035, "Radius of the spherical massage tool.", 0.01, 0.08)
     tool_mass_kg: float = param(0.3, "Mass of the massage tool.", 0.01, 5.0)
 

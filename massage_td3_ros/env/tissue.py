@@ -20,6 +20,7 @@ from dataclasses import dataclass
 REGIONS = ("lumbar_muscle", "thoracic_muscle", "spine", "scapula", "other")
 NO_REGION = -1.0   # the tissue_region reading when the tool touches nothing
 DAMPING_S = 0.01   # contact damping = stiffness x this (the reference: 2000 N/m, 20 N s/m)
+# (the cores' is a setting, env.tissue_core_damping_s: docs/env.md, "Contact damping")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Tissue:
     scale: float = 1.0
     uniform_n_per_m: float = 0.0
     uniform_damping_n_s_per_m: float = 20.0
+    core_damping_s: float = DAMPING_S   # a core's damping per unit of its stiffness
 
     @property
     def layered(self) -> bool:
@@ -70,11 +72,11 @@ class Tissue:
         layering = LAYERING[region]
         return self.scale * (layering.core_n_per_m if core else layering.outer_n_per_m)
 
-    def damping_n_s_per_m(self, stiffness_n_per_m: float) -> float:
-        """Contact damping of a surface of that stiffness."""
+    def damping_n_s_per_m(self, stiffness_n_per_m: float, core: bool = False) -> float:
+        """Contact damping of an outer surface or core of that stiffness."""
         if not self.layered:
             return self.uniform_damping_n_s_per_m
-        return DAMPING_S * stiffness_n_per_m
+        return (self.core_damping_s if core else DAMPING_S) * stiffness_n_per_m
 
     def touches(self, region: str, core: bool) -> bool:
         """Whether the surface takes contacts at all (not the ridge or cores of the
