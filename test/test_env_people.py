@@ -49,6 +49,26 @@ def test_force_grows_faster_than_linearly_with_depth(curves, region, shallow_mm,
     assert deep / deep_mm > 1.25 * shallow / shallow_mm, (region, shallow, deep)
 
 
+@pytest.mark.parametrize("region", ["spine", "scapula"])
+def test_elastic_cores_keep_the_static_curve_and_cut_the_jump_where_the_core_is_met(region):
+    """env.tissue_core_damping_s 0: the force held at a depth stays; what goes is the
+    viscous force that steps up where the tool, moving in, reaches the core."""
+    module, rises, held = load_curves(), {}, {}
+    for core_damping_s in (0.01, 0.0):
+        env = module.reference_env(core_damping_s=core_damping_s)
+        xy = module.PROBES[region]
+        rows = module.press_through(env, xy, speed_m_s=0.1, depth_m=0.008)
+        depth, force = np.array(rows).T
+        rises[core_damping_s] = np.diff(force).max()
+        # the largest rise is where the core is met: below the outer layer's 5-6 mm
+        assert 0.004 < depth[1:][np.argmax(np.diff(force))] < 0.008, region
+        held[core_damping_s] = module.press_curve(env, xy, [0.008])[0][1]
+        env.close()
+    assert held[0.0] == pytest.approx(held[0.01], rel=0.02), held
+    # measured at 10 cm/s: 20.4 -> 8.5 N over the spine, 15.7 -> 5.7 N over the scapula
+    assert rises[0.0] < 0.6 * rises[0.01], rises
+
+
 def test_bony_regions_are_stiffer_than_the_muscles(curves):
     at_8mm = {region: force_at(rows, 8) for region, rows in curves.items()}
     assert min(at_8mm["spine"], at_8mm["scapula"]) > 2 * max(at_8mm["lumbar_muscle"],
