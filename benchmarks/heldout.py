@@ -79,8 +79,8 @@ def write_summary(path: Path, label: str, args: argparse.Namespace, scores: dict
     document[label] = {
         "suite": "heldout", "episodes": 24, "baselines": baselines, "td3": td3,
         "smallest_stage_meeting_goal": met[0] if met else None,
-        "budgets_steps": list(args.stages), "command": " ".join(["benchmarks/heldout.py",
-                                                                 *sys.argv[1:]]),
+        "budgets_steps": list(args.stages),
+        "command": " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
         "machine": machine, "protocol": "results/heldout/PROTOCOL.md"}
     path.write_text(json.dumps(document, indent=1, default=str) + "\n")
 

@@ -35,7 +35,11 @@ def make_env(env_id: str, config: Config) -> gym.Env:
 
 
 def observation_layout(env: gym.Env) -> list[tuple[str, int]] | None:
-    """MassageEnv's labelled observation segments; None for other envs."""
+    """MassageEnv's labelled observation segments (a wrapper that changes them declares
+    its own as ``obs_layout``); None for other envs."""
+    declared = getattr(env, "obs_layout", None)
+    if declared is not None:
+        return [(name, int(size)) for name, size in declared]
     if env.unwrapped.__class__.__name__ != "MassageEnv":
         return None
     from massage_td3_ros.env.observation import OBS_LAYOUT
@@ -88,13 +92,16 @@ def run_loop(env: gym.Env, session: Session, total_steps: int, seed: int,
 
 def train(config: Config, steps: int | None = None, seed: int | None = None,
           out: str | Path | None = None, env_id: str = MASSAGE_ENV_ID,
-          learner_process: bool = False) -> Path:
+          learner_process: bool = False,
+          env_wrapper: Callable[[gym.Env], gym.Env] | None = None) -> Path:
     """Train TD3 on ``env_id`` in this process; returns the run folder.
 
     ``steps``/``seed`` override ``config.train.total_steps``/``seed``; ``out`` is the
     run folder (default: ``training.config.run_folder``). A folder with a ``latest``
     checkpoint resumes from it (unless ``train.resume`` is false). ``learner_process``:
     the gradient updates run in a child process (training.learner_process).
+    ``env_wrapper`` wraps the env (e.g. an observation wrapper for an experiment; its
+    observation layout, if it changes it, as ``obs_layout``).
     """
     overrides = {}
     if steps is not None:
@@ -107,6 +114,8 @@ def train(config: Config, steps: int | None = None, seed: int | None = None,
     run_dir = Path(out) if out is not None else run_folder(train_cfg, env_id)
     env = make_env(env_id, config)
     try:
+        if env_wrapper is not None:
+            env = env_wrapper(env)
         obs_dim = int(np.prod(env.observation_space.shape))
         act_dim = int(np.prod(env.action_space.shape))
         massage = env_id == MASSAGE_ENV_ID
