@@ -39,6 +39,27 @@ def test_train_writes_logs_figures_and_checkpoints(tmp_path):
     assert meta["counters"]["env_steps"] == 100 and meta["counters"]["updates"] == 75
 
 
+class _WithTime(gym.ObservationWrapper):
+    """Pendulum's observation and one more entry, with its layout declared."""
+
+    obs_layout = [("pendulum", 3), ("time", 1)]
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+
+    def observation(self, obs):
+        return np.append(obs, 0.5).astype(np.float32)
+
+
+def test_an_env_wrapper_changes_the_observation_the_agent_trains_on(tmp_path):
+    run = train(SMALL, steps=60, seed=3, out=tmp_path / "run", env_id=ENV_ID,
+                env_wrapper=_WithTime)
+    meta = load_checkpoint(checkpoint_path(run, "final"))["meta"]
+    assert meta["obs_dim"] == 4
+    assert meta["obs_labels"] == [["pendulum", 3], ["time", 1]]
+
+
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     config = SMALL.replace(train={"plot_every_episodes": 0})
     torch.use_deterministic_algorithms(True)
