@@ -28,7 +28,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pybullet as pb
-
 from heldout import BASELINES, HEADER, meets_goal, row, write_summary  # benchmarks/
 from learning import BOOKKEEPING  # benchmarks/
 
@@ -57,8 +56,8 @@ class PrivilegedTissue(gym.ObservationWrapper):
         return self.observation(obs), info
 
     def _read_tissue(self) -> None:
-        from massage_td3_ros.env.body import body_parts
         from massage_td3_ros.env.anatomy import link_indices
+        from massage_td3_ros.env.body import body_parts
         from massage_td3_ros.env.tissue import REGIONS
 
         env = self.env.unwrapped
