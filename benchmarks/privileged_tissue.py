@@ -6,8 +6,9 @@ wrapper, which no real arm could read directly: the person's tissue scale, the s
 contact stiffness of the surfaces the tool touches, the region bearing most of its force
 (one-hot over tissue.REGIONS), and at each of the 3 path preview points the stiffness of
 the region a ray straight down meets there (outer layer plus core, at the person's
-scale). If even this does not lower the error or the crossings, the tissue's identity
-is not what limits the policy. Protocol: results/heldout/PROTOCOL.md (session 16).
+scale). The nominal person (uniform tissue, never met in training) reads its uniform
+stiffness everywhere and a scale of 1: inputs the policy has not seen. Protocol:
+results/heldout/PROTOCOL.md (session 16).
 
     .venv/bin/python benchmarks/privileged_tissue.py [--steps 60000] [--seeds 0 1 2]
         [--jobs 3] [--runs runs/privileged-tissue] [--results results/heldout/privileged-tissue]
@@ -58,7 +59,7 @@ class PrivilegedTissue(gym.ObservationWrapper):
     def _read_tissue(self) -> None:
         from massage_td3_ros.env.anatomy import link_indices
         from massage_td3_ros.env.body import body_parts
-        from massage_td3_ros.env.tissue import REGIONS
+        from massage_td3_ros.env.tissue import LAYERING, REGIONS
 
         env = self.env.unwrapped
         scene, tissue = env.scene, env.episode.tissue
@@ -68,7 +69,8 @@ class PrivilegedTissue(gym.ObservationWrapper):
             for link in link_indices(parts).values()}
         self._region_stiffness = {
             region: tissue.stiffness_n_per_m(region, False)
-            + (tissue.stiffness_n_per_m(region, True) if tissue.layered else 0.0)
+            + (tissue.stiffness_n_per_m(region, True)
+               if tissue.layered and region in LAYERING else 0.0)  # "other" has no core
             for region in REGIONS}
 
     def observation(self, obs: np.ndarray) -> np.ndarray:
@@ -78,13 +80,12 @@ class PrivilegedTissue(gym.ObservationWrapper):
 
         env = self.env.unwrapped
         scene, cfg = env.scene, env.config
-        tool = [c for c in env._contacts() if c.arm_link == scene.arm.tool_link]
-        touched = {c.body_link for c in tool if c.normal_force_n > 0.0}
-        region = np.zeros(len(REGIONS))
-        if tool:
-            forces: dict[int, float] = {}
-            for c in tool:
+        forces: dict[int, float] = {}  # body link -> the tool's force on it
+        for c in env._contacts():
+            if c.arm_link == scene.arm.tool_link and c.normal_force_n > 0.0:
                 forces[c.body_link] = forces.get(c.body_link, 0.0) + c.normal_force_n
+        region = np.zeros(len(REGIONS))
+        if forces:
             region[REGIONS.index(scene.region_of(max(forces, key=forces.get)))] = 1.0
         points = np.array([env.stroke.point(env._step + (j + 1) * cfg.preview_spacing_steps,
                                             cfg.nominal_indentation_m)
@@ -98,7 +99,7 @@ class PrivilegedTissue(gym.ObservationWrapper):
                  if hit[0] == scene.body_id else 0.0 for hit in hits]
         extra = np.concatenate([
             [env.episode.tissue.scale / SCALE_SPAN],
-            [sum(self._link_stiffness.get(link, 0.0) for link in touched)
+            [sum(self._link_stiffness.get(link, 0.0) for link in forces)
              / STIFFNESS_SCALE_N_PER_M],
             region, np.asarray(ahead) / STIFFNESS_SCALE_N_PER_M])
         return np.concatenate([obs, np.clip(extra, -OBS_CLIP, OBS_CLIP)]).astype(np.float32)
@@ -149,13 +150,14 @@ def train_seed(steps: int, seed: int, run_dir: str) -> str:
 
 def score(controller: str, checkpoint: str | None, suite: str) -> dict:
     """One controller on one suite, on the wrapped env (in a worker process)."""
+    from massage_td3_ros.config import load_config
     from massage_td3_ros.env.massage_env import MassageEnv
     from massage_td3_ros.evaluation.controllers import make_controller
     from massage_td3_ros.evaluation.evaluate import env_config_for, evaluate_cases
     from massage_td3_ros.evaluation.suites import suite_episodes
 
     agent = PrivilegedPolicy(checkpoint) if checkpoint else make_controller(controller)
-    env = PrivilegedTissue(MassageEnv(env_config_for(agent, None)))
+    env = PrivilegedTissue(MassageEnv(env_config_for(agent, load_config().env)))
     try:
         result = evaluate_cases(agent, suite_episodes(suite, env.unwrapped.config), env=env,
                                 keep_traces=False)

@@ -45,8 +45,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--candidate", action="append", default=[],
-                        help="comma-separated group.name=value settings; repeatable; "
-                             "an empty string is the default plant")
+                        help="comma-separated group.name=value settings (so no list "
+                             "values); repeatable; an empty string is the default plant")
     args = parser.parse_args()
     candidates = args.candidate or [""]
     for candidate in candidates:  # refuse a bad setting before any run
