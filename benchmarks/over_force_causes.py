@@ -10,6 +10,12 @@ step), the summed force and the net force the controller read a step earlier, an
 the target then.
 
     .venv/bin/python benchmarks/over_force_causes.py [--checkpoint F ...] [--set G.N=V ...]
+        [--substeps]
+
+``--substeps`` also prints the crossing step substep by substep: each arm contact's
+depth, normal force, the spring part k d and the speed part (c + k dt) v of PyBullet's
+soft contact (stiffness k, damping c, substep dt, v the speed the tool moves in along
+the normal), which is where a jump within one substep comes from.
 
 Baselines run on the plain 4 mm steps they were tuned with, a policy on the action
 settings its checkpoint records (as `massage-td3 eval` scores them).
@@ -19,6 +25,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+
+import numpy as np
+import pybullet as pb
 
 from massage_td3_ros.cli import add_overrides
 from massage_td3_ros.config import load_config
@@ -43,6 +52,7 @@ class Crossing:
     entered: list[str]              # of those, surfaces untouched at the step's start
     substep_rise_n: float           # largest rise of the summed force in one substep,
                                     # from the step before's last substep to the peak
+    trace: list[str] = dataclasses.field(default_factory=list)  # with --substeps
 
 
 def touching(env: MassageEnv) -> tuple[set[int], float]:
@@ -53,13 +63,43 @@ def touching(env: MassageEnv) -> tuple[set[int], float]:
             float(sum(c.normal_force_n for c in contacts)))
 
 
-def crossings(controller, env: MassageEnv, cases) -> list[Crossing]:
-    found = []
+class SubstepTrace:
+    """Each substep of the current step: the tool's contacts with the spring and the
+    speed part of each one's normal force (MassageEnv.on_substep)."""
+
+    def __init__(self, env: MassageEnv) -> None:
+        self.env, self.lines = env, []
+        env.on_substep = self.record
+
+    def record(self, substep: int) -> None:
+        env = self.env
+        arm, body, dt = env.scene.arm, env.scene.body_id, 1.0 / env.config.physics_hz
+        state = pb.getLinkState(arm.body_id, arm.tool_link, computeLinkVelocity=1,
+                                physicsClientId=env.client)
+        velocity = np.asarray(state[6])
+        parts, total = [], 0.0
+        for c in env._contacts():
+            info = pb.getDynamicsInfo(body, c.body_link, physicsClientId=env.client)
+            damping, stiffness = info[8], info[9]
+            speed = float(np.dot(velocity, -np.asarray(c.normal)))  # > 0: moving in
+            total += c.normal_force_n
+            parts.append(f"{env.scene.region_of(c.body_link)} ({c.body_link}) depth "
+                         f"{-c.distance_m * 1000:+.2f} mm F {c.normal_force_n:.1f} N = kd "
+                         f"{-c.distance_m * stiffness:.1f} + speed part "
+                         f"{(damping + stiffness * dt) * speed:.1f} at {speed * 100:+.1f} cm/s")
+        self.lines.append(f"  substep {substep}: sum {total:.1f} N, tool "
+                          f"{np.linalg.norm(velocity) * 100:.1f} cm/s; " + "; ".join(parts))
+
+
+def crossings(controller, env: MassageEnv, cases, substeps: bool = False) -> list[Crossing]:
+    found, recorder = [], SubstepTrace(env) if substeps else None
     for case in cases:
         obs, info = env.reset(seed=case.seed, options=dict(case.options))
         controller.reset(env)
         (before, summed), read, done = touching(env), info["force_n"], False
         while not done:
+            if recorder is not None:
+                recorder.lines = []
             obs, _, terminated, truncated, info = env.step(controller.act(obs, env))
             done = terminated or truncated
             if info["over_force"]:
@@ -73,7 +113,8 @@ def crossings(controller, env: MassageEnv, cases) -> list[Crossing]:
                     round(sum(force for _, force in peak), 1),
                     {name[body]: round(force, 1) for (_, body), force in peak},
                     sorted(name[body] for (_, body), force in peak
-                           if body not in before and force > 0.0), round(rise, 1)))
+                           if body not in before and force > 0.0), round(rise, 1),
+                    list(recorder.lines) if recorder is not None else []))
             (before, summed), read = touching(env), info["force_n"]
     return found
 
@@ -84,6 +125,8 @@ def main() -> None:
                         help="a TD3 checkpoint to diagnose too (repeatable)")
     add_overrides(parser, "a config value for every controller's env (e.g. "
                           "env.force_governor_n=38); repeatable")
+    parser.add_argument("--substeps", action="store_true",
+                        help="print each crossing step substep by substep")
     args = parser.parse_args()
     controllers = [make_controller("pid-preview")] + [
         make_controller("td3", path) for path in args.checkpoint]
@@ -92,7 +135,7 @@ def main() -> None:
     for controller in controllers:
         env = MassageEnv(env_config_for(controller, env_config))
         cases = heldout_episodes(env.config)
-        found = crossings(controller, env, cases)
+        found = crossings(controller, env, cases, args.substeps)
         env.close()
         label = getattr(controller, "checkpoint", controller.name)
         with_new = sum(bool(c.entered) for c in found)
@@ -105,6 +148,8 @@ def main() -> None:
                   f"read {c.read_before_n:.1f} N, summed {c.sum_before_n:.1f} N; peak sum "
                   f"{c.peak_sum_n:.1f} N (largest rise in one substep {c.substep_rise_n} N) "
                   f"over {c.surfaces}; entered {c.entered or 'none'}")
+            if c.trace:
+                print("\n".join(c.trace))
         print()
 
 

@@ -53,8 +53,9 @@ class _WithTime(gym.ObservationWrapper):
 
 
 def test_an_env_wrapper_changes_the_observation_the_agent_trains_on(tmp_path):
+    # the layout is found under another wrapper too
     run = train(SMALL, steps=60, seed=3, out=tmp_path / "run", env_id=ENV_ID,
-                env_wrapper=_WithTime)
+                env_wrapper=lambda env: gym.wrappers.RecordEpisodeStatistics(_WithTime(env)))
     meta = load_checkpoint(checkpoint_path(run, "final"))["meta"]
     assert meta["obs_dim"] == 4
     assert meta["obs_labels"] == [["pendulum", 3], ["time", 1]]

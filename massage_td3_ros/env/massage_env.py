@@ -10,6 +10,7 @@ helpers ``debug_tool_contacts``, ``debug_collision_filters``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium
@@ -81,6 +82,9 @@ class MassageEnv(gymnasium.Env):
         self._peak_points: list[tuple[int, int, float]] = []
         self._substep_forces: list[float] = []  # summed normal force per substep, last step
         self._governed = False  # the force governor stopped the last step's ramp
+        # Diagnostics only: called with the substep's index after each physics substep
+        # of a step (benchmarks/over_force_causes.py --substeps traces contacts with it).
+        self.on_substep: Callable[[int], None] | None = None
 
     # --- gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -197,6 +201,8 @@ class MassageEnv(gymnasium.Env):
                 setpoint = start + (substep + 1) / cfg.substeps * (joint_targets_rad - start)
                 arm.command(setpoint)
             pb.stepSimulation(physicsClientId=self.client)
+            if self.on_substep is not None:
+                self.on_substep(substep)
             points = contact_mod.arm_body_normal_forces(self.client, arm.body_id,
                                                         self.scene.body_id)
             # Summed with no cancellation: forces on opposite sides all count.

@@ -36,8 +36,12 @@ def make_env(env_id: str, config: Config) -> gym.Env:
 
 def observation_layout(env: gym.Env) -> list[tuple[str, int]] | None:
     """MassageEnv's labelled observation segments (a wrapper that changes them declares
-    its own as ``obs_layout``); None for other envs."""
-    declared = getattr(env, "obs_layout", None)
+    its own as ``obs_layout``, found through any wrappers around it); None for other
+    envs."""
+    try:
+        declared = env.get_wrapper_attr("obs_layout")
+    except AttributeError:
+        declared = None
     if declared is not None:
         return [(name, int(size)) for name, size in declared]
     if env.unwrapped.__class__.__name__ != "MassageEnv":
