@@ -53,7 +53,8 @@ REFINE_MM = (-0.2, -0.15, -0.1, -0.05, 0.05, 0.1, 0.15, 0.2)
 COLUMNS = (*METRICS[2:5], ("terminated_episodes", "over-force episodes", "{:.0f}"),
            *DETAIL_METRICS)
 STEP_STATE = ("_step", "target_force_n", "_correction", "_cmd_target", "_force_n",
-              "_last_action", "_visited", "_terminated")
+              "_last_action", "_visited", "_terminated",
+              "_joint_setpoint", "_governed")  # where the force governor's ramp starts
 
 
 class ContactCountingPid(PreviewPidController):

@@ -124,10 +124,13 @@ def test_a_governor_at_or_above_the_hard_limit_is_rejected():
         MassageEnv(force_governor_n=45.0)
 
 
-def test_no_step_crosses_the_safety_limit_without_ending_the_episode():
+@pytest.mark.parametrize("governor_n", [0.0, 20.0])
+def test_no_step_crosses_the_safety_limit_without_ending_the_episode(governor_n):
     """The limit is checked on every physics substep and on all arm links' summed normal
-    force, so no step ever reports a peak above it and carries on."""
-    env = MassageEnv(max_indentation_m=0.05, safety_force_limit_n=25.0, **STILL)
+    force, so no step ever reports a peak above it and carries on (with the governor
+    too, which slows a press kept up but does not bound it)."""
+    env = MassageEnv(max_indentation_m=0.05, safety_force_limit_n=25.0,
+                     force_governor_n=governor_n, **STILL)
     env.reset(seed=0)
     peaks = []
     for _ in range(60):

@@ -248,7 +248,8 @@ def test_eval_suite_nominal_end_to_end(tmp_path, capsys):
 
 
 def test_heldout_suite_runs_every_profile_kind(tmp_path, capsys):
-    """A short heldout run (3.5 s: one step profile changes within it, at 3.4 s)."""
+    """A short heldout run (3.5 s: two step profiles change within it, at 3.37 and
+    3.42 s; one is scored after its change only if the episode has not ended before)."""
     out = tmp_path / "heldout.json"
     assert cli_main(["eval", "--suite", "heldout", "--controller", "pid-preview",
                      "--set", "env.episode_time_s=3.5", "--json", str(out)]) == 0
@@ -259,7 +260,13 @@ def test_heldout_suite_runs_every_profile_kind(tmp_path, capsys):
     document = json.loads(out.read_text())
     assert document["suite"] == "heldout" and len(document["episodes"]) == 24
     assert set(document["by_profile"]) == set(PROFILES)
-    assert document["by_profile"]["step"]["step_error_episodes"] == 1
+    dt_s, ran = 1.0 / EnvConfig().control_hz, {e["case"]: e for e in document["episodes"]}
+    changed = [case for case in suite_episodes("heldout")
+               if case.options["episode"].profile.kind == "step"
+               and ran[case.case]["metrics"]["steps"] * dt_s
+               > case.options["episode"].profile.change_time_s]
+    assert len(changed) >= 1
+    assert document["by_profile"]["step"]["step_error_episodes"] == len(changed)
     assert "step_error_rms_n" not in document["by_profile"]["rhythmic"]
 
 

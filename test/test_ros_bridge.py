@@ -378,10 +378,12 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
                               capture_output=True, text=True, timeout=180)
     assert hardware.returncode == 0, hardware.stderr
     over_ros = json.loads((tmp_path / "hw" / "evaluation.json").read_text())["aggregate"]
+    # the bridge applies no force governor (a real driver's is its own): the same plant
     in_process = subprocess.run(common + ["eval", "--config", str(params), "--checkpoint",
                                           checkpoint, "--episodes", "1", "--set",
                                           "env.randomize=false", "--set",
-                                          "env.episode_time_s=3", "--json",
+                                          "env.episode_time_s=3", "--set",
+                                          "env.force_governor_n=0", "--json",
                                           str(tmp_path / "sim.json")],
                                 capture_output=True, text=True, timeout=180)
     assert in_process.returncode == 0, in_process.stderr

@@ -43,7 +43,7 @@ class EnvConfig:
     safety_force_limit_n: float = param(45.0, "Hard safety limit: a force above it ends the "
                                         "episode as unsafe.", 1.0, 200.0)
     force_governor_n: float = param(
-        0.0, "Force governor, below safety_force_limit_n; 0: off. When on, each step's "
+        38.0, "Force governor, below safety_force_limit_n; 0: off. When on, each step's "
         "joint targets are reached by a ramp over the period's physics substeps (as an "
         "interpolating arm driver does), and the ramp stops at the substep where the summed "
         "normal force of the arm on the body first exceeds this; the episode goes on and the "
