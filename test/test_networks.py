@@ -10,9 +10,10 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from massage_td3_ros.td3.agent import TD3, adam
+from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.networks import Critic, convert_two_mlp_state, mlp
+from massage_td3_ros.td3.optim import adam
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -3,11 +3,11 @@
 The update is the paper's; how it runs is tuned for CPUs: optional bfloat16 autocast of
 the matrix products (td3.precision), both critics in one batched product per layer
 (networks.Critic), the actor's backward pass computing the actor's gradients only, fused
-Adam, the soft target update as one foreach lerp per network, and (td3.backprop:
-manual, the default) gradients written out by hand instead of autograd's
-(td3/gradients.py; the autograd form is kept, readable and checked against). Optional
-action smoothness terms in the actor loss (CAPS, Mysore et al. 2021; td3.smooth_*),
-off by default.
+Adam stepped without torch's per-call bookkeeping (td3/optim.py), the soft target update
+as one foreach lerp per network, and (td3.backprop: manual, the default) gradients
+written out by hand instead of autograd's (td3/gradients.py; the autograd form is kept,
+readable and checked against). Optional action smoothness terms in the actor loss (CAPS,
+Mysore et al. 2021; td3.smooth_*), off by default.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.cpu import has_fast_bfloat16
 from massage_td3_ros.td3.gradients import backward, cast_layers, forward, set_grads
 from massage_td3_ros.td3.networks import Actor, Critic, convert_two_mlp_optimizer_state
+from massage_td3_ros.td3.optim import adam, step_adam
 from massage_td3_ros.td3.replay_buffer import Batch
 
 
@@ -58,14 +59,6 @@ def matmul_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto" and device.type == "cpu" and has_fast_bfloat16():
         return torch.bfloat16
     return torch.float32
-
-
-def adam(parameters, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with its fused kernel where torch has one for the device (same maths)."""
-    try:
-        return torch.optim.Adam(parameters, lr=lr, fused=device.type in ("cpu", "cuda"))
-    except (RuntimeError, TypeError):  # an older torch without a fused CPU Adam
-        return torch.optim.Adam(parameters, lr=lr)
 
 
 def target_action(actor_target: torch.nn.Module, next_obs: torch.Tensor,
@@ -126,13 +119,13 @@ class TD3:
         cfg = self.config
         manual = cfg.backprop == "manual"
         critic_loss, q1 = (self._critic_grads_manual if manual else self._critic_grads)(batch)
-        self.critic_optimizer.step()
+        step_adam(self.critic_optimizer)
         self.critic_updates += 1
         losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
 
         if self.critic_updates % cfg.policy_freq == 0:
             actor_loss = (self._actor_grads_manual if manual else self._actor_grads)(batch)
-            self.actor_optimizer.step()
+            step_adam(self.actor_optimizer)
             self.actor_updates += 1
             polyak_update(self.critic.parameters(), self.critic_target.parameters(), cfg.tau)
             polyak_update(self.actor.parameters(), self.actor_target.parameters(), cfg.tau)
