@@ -45,7 +45,7 @@ from massage_td3_ros.ros.common import RELIABLE_QOS
 from massage_td3_ros.ros.launcher import node_command, ros_environment
 from massage_td3_ros.ros.realtime import raise_process_to_realtime
 from massage_td3_ros.ros.state_message import StateCodec
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 
 def main() -> None:
@@ -159,7 +159,7 @@ def main() -> None:
     bridge_ms = latencies_ms - agent_ms
     periods = np.array(steady)
     result = {
-        "cpu": cpu_info()["model"], "seconds": args.seconds,
+        "cpu": cpu_label(), "seconds": args.seconds,
         "updates": "inline" if args.inline else "background",
         "updates_per_step": args.updates_per_step,
         "control_steps": int(len(latencies_ms)),

@@ -35,7 +35,7 @@ from torch.nn import functional
 
 from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.config import TD3Config
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_info, cpu_label
 from massage_td3_ros.td3.networks import Actor, mlp
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
 
@@ -207,7 +207,7 @@ def main() -> None:
     flops = update_flops(obs_dim, args.act_dim, config)
     info = cpu_info()
     fast_dtype = TD3(obs_dim, args.act_dim, config).matmul_dtype
-    print(f"CPU: {info['model']}; features: {', '.join(info['flags']) or 'none reported'}")
+    print(f"CPU: {cpu_label()}; features: {', '.join(info['flags']) or 'none reported'}")
     print(f"torch {torch.__version__}; TD3 {config.actor_hidden}/{config.critic_hidden}, "
           f"batch {config.batch_size}, obs {obs_dim}, act {args.act_dim}: "
           f"{flops / 1e9:.2f} GFLOP per update; fast path matmuls in "

@@ -23,7 +23,7 @@ from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.suites import heldout_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 AXES = {"capsule_x": np.array([1.0, 0.0, 0.0]), "capsule_y": np.array([0.0, 1.0, 0.0])}
 
@@ -81,7 +81,7 @@ def main() -> None:
                 normal = sorted((p[9] for p in on_part), reverse=True)
                 forces[name].append(normal[1] / max(sum(normal), 1e-9))
     env.close()
-    print(f"{cpu_info()['model']}; pid-preview on {len(cases)} held-out episodes, "
+    print(f"{cpu_label()}; pid-preview on {len(cases)} held-out episodes, "
           f"{steps} steps\n")
     print("| part | points on | steps | % of steps | second point's share of the force, "
           "mean / max |")

@@ -19,7 +19,7 @@ from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.evaluate import evaluate_cases
 from massage_td3_ros.evaluation.suites import heldout_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 FIRST_STEPS = 6
 
@@ -46,7 +46,7 @@ def main() -> None:
     env = MassageEnv(config)
     controllers = [PreviewPidController(**PREVIEW_GAINS)] + [
         IntegralFromContact(contact_n, **PREVIEW_GAINS) for contact_n in (0.5, 2.0, 5.0)]
-    print(f"{cpu_info()['model']}; {len(cases)} held-out episodes\n")
+    print(f"{cpu_label()}; {len(cases)} held-out episodes\n")
     print("| controller | RMS error [N] | in band [%] | over-force episodes |")
     print("|---|---:|---:|---:|")
     tuned = None

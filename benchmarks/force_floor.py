@@ -41,7 +41,7 @@ from massage_td3_ros.evaluation.evaluate import (
     markdown_table,
 )
 from massage_td3_ros.evaluation.suites import heldout_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 # Depth changes tried each step [mm] (positive: deeper), within one step's reach (4 mm).
 DEPTH_STEPS_MM = (-4.0, -3.0, -2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0,
@@ -149,7 +149,7 @@ def main() -> None:
     if args.cases:
         cases = [cases[i] for i in args.cases]
     env = MassageEnv(config)
-    print(f"{cpu_info()['model']}; {len(cases)} held-out episodes; "
+    print(f"{cpu_label()}; {len(cases)} held-out episodes; "
           f"{len(DEPTH_STEPS_MM)} depth changes tried per step, then "
           f"{len(REFINE_MM)} finer ones around the best\n", flush=True)
     rows, results = [], {}
@@ -196,7 +196,7 @@ def main() -> None:
         print(markdown_table(sorted(results[name]["by_profile"].items()), COLUMNS, "profile"))
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"cpu": cpu_info()["model"], "depth_steps_mm": DEPTH_STEPS_MM,
+            json.dump({"cpu": cpu_label(), "depth_steps_mm": DEPTH_STEPS_MM,
                        "refine_mm": REFINE_MM,
                        "results": results}, handle, indent=1, default=float)
 

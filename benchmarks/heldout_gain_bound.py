@@ -26,7 +26,7 @@ from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
 from massage_td3_ros.evaluation.evaluate import aggregate_metrics, evaluate_cases
 from massage_td3_ros.evaluation.suites import heldout_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 KP = (1e-4, 2e-4, 4e-4, 8e-4)          # m/N: pid-preview's 2e-4 and 2x either side
 KI = (4e-3, 8e-3, 1.6e-2, 3.2e-2)      # m/(N s): pid-preview's 8e-3 and 2x either side
@@ -66,7 +66,7 @@ def main() -> None:
             f"best single gain set on the test set (kp {single[0]:g}, ki {single[1]:g})":
                 summary(runs[single]),
             "best gains per episode (oracle schedule)": summary(per_episode)}
-    print(f"\n{cpu_info()['model']}; {len(runs)} gain sets x {len(cases)} held-out "
+    print(f"\n{cpu_label()}; {len(runs)} gain sets x {len(cases)} held-out "
           f"episodes in {time.perf_counter() - start:.0f} s")
     print("| controller | RMS error [N] | in band [%] | over-force episodes | overshoot mean "
           "/ max [N] |\n|---|---:|---:|---:|---:|")
@@ -77,7 +77,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"grid": {"kp_m_per_n": KP, "ki_m_per_n_s": KI}, "rows": rows,
-                       "cpu": cpu_info()["model"]}, handle, indent=2)
+                       "cpu": cpu_label()}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import make_controller
 from massage_td3_ros.evaluation.evaluate import env_config_for
 from massage_td3_ros.evaluation.suites import heldout_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 
 @dataclasses.dataclass
@@ -131,7 +131,7 @@ def main() -> None:
     controllers = [make_controller("pid-preview")] + [
         make_controller("td3", path) for path in args.checkpoint]
     env_config = load_config(None, args.overrides).env
-    print(f"{cpu_info()['model']}{''.join(' --set ' + o for o in args.overrides)}\n")
+    print(f"{cpu_label()}{''.join(' --set ' + o for o in args.overrides)}\n")
     for controller in controllers:
         env = MassageEnv(env_config_for(controller, env_config))
         cases = heldout_episodes(env.config)

@@ -22,7 +22,7 @@ from massage_td3_ros.config import load_config
 from massage_td3_ros.evaluation.controllers import make_controller
 from massage_td3_ros.evaluation.evaluate import env_config_for, evaluate_cases
 from massage_td3_ros.evaluation.suites import training_episodes
-from massage_td3_ros.td3.cpu import cpu_info
+from massage_td3_ros.td3.cpu import cpu_label
 
 
 def overrides_of(candidate: str) -> list[str]:
@@ -52,7 +52,7 @@ def main() -> None:
     for candidate in candidates:  # refuse a bad setting before any run
         load_config(None, overrides_of(candidate))
     print(f"{args.controller} on the first {args.episodes} training draws of seed 0; "
-          f"{cpu_info()['model']}, {args.jobs} job(s)\n")
+          f"{cpu_label()}, {args.jobs} job(s)\n")
     print("| candidate | over-force episodes | RMS [N] | in band [%] | time [s] |")
     print("|---|---:|---:|---:|---:|")
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -7,6 +7,7 @@ the fast update path asks here instead of assuming.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -16,22 +17,35 @@ REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx
 
 @functools.lru_cache(maxsize=1)
 def cpu_info() -> dict[str, object]:
-    """``{"model": str, "flags": [the REPORTED_FLAGS present]}`` (Linux; elsewhere
-    the platform's processor name and no flags)."""
-    model, flags = platform.processor() or "unknown", set()
+    """``{"model": str, "family": str, "model_number": str, "cores": int, "flags": [the
+    REPORTED_FLAGS present]}`` (Linux; elsewhere the platform's processor name, empty
+    family and model number, and no flags). The model name alone can hide the
+    generation (two machines both named "AMD EPYC" ran the same jobs 1.5-1.9x apart, and
+    a TD3 seed took another course on each), so the family and model number go with it."""
+    fields = {"model name": "", "cpu family": "", "model": "", "flags": ""}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             key = key.strip()
-            if key == "model name":
-                model = value.strip()
-            elif key == "flags":
-                flags = set(value.split())
-            if model != "unknown" and flags:
-                break
+            if key in fields and not fields[key]:
+                fields[key] = value.strip()
+            if not line.strip() and all(fields.values()):
+                break   # the first processor's block is enough
     except OSError:
         pass
-    return {"model": model, "flags": [flag for flag in REPORTED_FLAGS if flag in flags]}
+    flags = set(fields["flags"].split())
+    return {"model": fields["model name"] or platform.processor() or "unknown",
+            "family": fields["cpu family"], "model_number": fields["model"],
+            "cores": os.cpu_count() or 0,
+            "flags": [flag for flag in REPORTED_FLAGS if flag in flags]}
+
+
+def cpu_label() -> str:
+    """The CPU as benchmarks print it: ``AMD EPYC (family 26, model 2)``."""
+    info = cpu_info()
+    if not info["family"]:
+        return str(info["model"])
+    return f"{info['model']} (family {info['family']}, model {info['model_number']})"
 
 
 def has_fast_bfloat16() -> bool:
