@@ -1,11 +1,10 @@
 """Many people: layered regional tissue, drawn builds, pressure profiles and their preview."""
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from massage_td3_ros.env import EnvConfig
 from massage_td3_ros.env.anatomy import BodyShape, part_shapes
@@ -17,14 +16,9 @@ from massage_td3_ros.env.scene import BODY_GROUP
 from massage_td3_ros.env.strokes import RAY_THREADS, map_surface, surface_mapper
 from massage_td3_ros.env.tissue import REGIONS
 
-CURVES = Path(__file__).resolve().parents[1] / "benchmarks" / "tissue_curves.py"
-
 
 def load_curves():
-    spec = importlib.util.spec_from_file_location("tissue_curves", CURVES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("tissue_curves")
 
 
 @pytest.fixture(scope="module")

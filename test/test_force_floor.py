@@ -1,25 +1,19 @@
 """benchmarks/force_floor.py's one-step oracle: its trial steps leave no trace, and the
 step it then takes is the one it tried (what its figures rest on)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from massage_td3_ros.env.config import EnvConfig
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.suites import heldout_episodes
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "force_floor.py"
-
 
 @pytest.fixture(scope="module")
 def force_floor():
-    spec = importlib.util.spec_from_file_location("force_floor", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("force_floor")
 
 
 def world(env):

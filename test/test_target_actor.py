@@ -1,24 +1,17 @@
 """benchmarks/target_actor.py: the copy acts with the target actor's weights, and keeps
 everything else of the checkpoint, so its held-out scores are the averaged policy's."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
+from benchmark_scripts import load_benchmark
 from test_checkpoint import trained_session
 
 from massage_td3_ros.td3.checkpoint import load_checkpoint
 from massage_td3_ros.td3.policy import Policy
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "target_actor.py"
-
 
 def script():
-    spec = importlib.util.spec_from_file_location("target_actor", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("target_actor")
 
 
 def test_copy_acts_with_the_target_actor(tmp_path):
