@@ -97,8 +97,18 @@ def test_more_requests_in_flight_run_the_same_updates(tmp_path):
     assert done[2] == done[8] and done[2][0] == done[2][1] > 0
 
 
-def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
-    config = SMALL.replace(train={"plot_every_episodes": 0})
+@pytest.mark.parametrize("updates_per_step", [
+    1.0,
+    pytest.param(2.0, marks=pytest.mark.xfail(strict=True, reason=(
+        "known bug: the final checkpoint waits for the requests in flight, so a run "
+        "extended from it acts with their actor weights at once, where the uninterrupted "
+        "run acts with them learner_in_flight states later (here: the evaluation episode "
+        "at step 100). At 1.0 the last request before step 100 carries no actor update "
+        "(policy_freq 2), which hides it; at 2.0 every request carries one"))),
+])
+def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path, updates_per_step):
+    config = SMALL.replace(train={"plot_every_episodes": 0,
+                                  "updates_per_step": updates_per_step})
     torch.use_deterministic_algorithms(True)
     try:
         whole = train(config, steps=200, seed=5, out=tmp_path / "whole", env_id=ENV_ID,
