@@ -10,6 +10,7 @@ import pytest
 import torch
 from test_checkpoint_crash import TD3_SMALL, TRAIN
 from test_learner_trainer import ENV_ID, SMALL, assert_same_final_checkpoint
+from torch.nn.utils import parameters_to_vector
 
 from massage_td3_ros.td3.checkpoint import NonFiniteError, checkpoint_path, load_checkpoint
 from massage_td3_ros.td3.config import ExplorationConfig
@@ -61,11 +62,13 @@ def test_the_updates_run_in_the_child_and_reach_the_acting_policy(tmp_path):
         assert not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
         with learner.locked():  # the mirror now holds the child's networks
             assert learner.agent.critic_updates == learner.updates
-            # no update since the last actor update: the acting copy is the child's actor
+            # no update since the last actor update: the actor the acting copy takes last
+            # (once the queued answers are collected) is the child's actor
             if learner.agent.critic_updates % TD3_SMALL.policy_freq == 0:
-                for acting, trained in zip(after, learner.agent.actor.parameters(),
-                                           strict=True):
-                    assert torch.equal(acting, trained)
+                lag = learner.get_lag()
+                last = [actor for _, actor in lag["queued"] if actor is not None]
+                trained = parameters_to_vector(learner.agent.actor.parameters())
+                assert torch.equal(last[-1] if last else lag["acting"], trained)
     finally:
         learning.close()
 
@@ -97,15 +100,7 @@ def test_more_requests_in_flight_run_the_same_updates(tmp_path):
     assert done[2] == done[8] and done[2][0] == done[2][1] > 0
 
 
-@pytest.mark.parametrize("updates_per_step", [
-    1.0,
-    pytest.param(2.0, marks=pytest.mark.xfail(strict=True, reason=(
-        "known bug: the final checkpoint waits for the requests in flight, so a run "
-        "extended from it acts with their actor weights at once, where the uninterrupted "
-        "run acts with them learner_in_flight states later (here: the evaluation episode "
-        "at step 100). At 1.0 the last request before step 100 carries no actor update "
-        "(policy_freq 2), which hides it; at 2.0 every request carries one"))),
-])
+@pytest.mark.parametrize("updates_per_step", [1.0, 2.0])
 def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path, updates_per_step):
     config = SMALL.replace(train={"plot_every_episodes": 0,
                                   "updates_per_step": updates_per_step})
@@ -122,6 +117,24 @@ def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path, updates_per_step):
     assert_same_final_checkpoint(whole, part)
     for log in ("episodes.csv", "eval.csv"):
         assert (whole / log).read_text() == (part / log).read_text(), log
+
+
+def test_where_checkpoints_fall_changes_no_action(tmp_path):
+    # A checkpoint waits for the child's answers; the acting actor must still take them
+    # only when it would have without the checkpoint (its lag is part of the state).
+    runs = {}
+    torch.use_deterministic_algorithms(True)
+    try:
+        for every in (0, 50):
+            config = SMALL.replace(train={"plot_every_episodes": 0, "updates_per_step": 2.0,
+                                          "checkpoint_every_steps": every})
+            runs[every] = train(config, steps=150, seed=7, out=tmp_path / f"every{every}",
+                                env_id=ENV_ID, learner_process=True)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert_same_final_checkpoint(runs[0], runs[50])
+    for log in ("episodes.csv", "eval.csv"):
+        assert (runs[0] / log).read_text() == (runs[50] / log).read_text(), log
 
 
 def test_a_non_finite_loss_in_the_child_stops_training_and_keeps_the_checkpoint(tmp_path):
@@ -146,10 +159,10 @@ def shared_blocks() -> set[str]:
 
 
 def test_a_dead_child_is_reported_and_close_leaves_nothing_behind(tmp_path):
-    blocks = shared_blocks()
     learning = session(tmp_path)
     child = learning.learner._process
-    assert shared_blocks() - blocks   # the buffer's block
+    block = learning.learner._shared.block.name   # the buffer's block (others' come and go)
+    assert block in shared_blocks()
     feed(learning)
     assert list(learning.learner.drain())   # nothing in flight: the next request meets
     child.kill()                            # the dead child when it is sent
@@ -157,7 +170,7 @@ def test_a_dead_child_is_reported_and_close_leaves_nothing_behind(tmp_path):
     with pytest.raises(LearnerProcessError, match=r"learner process (died|closed)"):
         feed(learning, episodes=2)
     learning.learner.close()
-    assert shared_blocks() == blocks
+    assert block not in shared_blocks()
     held = len(learning.learner.buffer)   # the transitions outlive the block
     assert held == learning.learner.env_steps >= 40
     assert np.isfinite(learning.learner.buffer.obs[:held]).all()

@@ -192,6 +192,13 @@ class OnlineLearner:
         with self._net_lock, self._buffer_lock:
             yield
 
+    def get_lag(self) -> dict[str, Any] | None:
+        """What the acting weights lag behind (None inline: they never do)."""
+        return None
+
+    def set_lag(self, lag: dict[str, Any] | None) -> None:
+        """Inline, the loaded actor acts at once, whatever a checkpoint recorded."""
+
     def get_state(self) -> dict[str, Any]:
         """JSON-friendly counters, update schedule and RNG states (inside ``locked``)."""
         return {"env_steps": self.env_steps, "updates": self.updates, "gaps": self.gaps,

@@ -26,10 +26,14 @@ from the weights of updates due up to that many states before; the same seed giv
 same run. With 2 the child finds the next request waiting when it finishes one, so it
 never sleeps between updates while states come (a process wake-up costs about a
 millisecond on a virtual machine); more also covers the gaps when none come (a reset
-of the env, a slow round trip). ``locked()`` waits for
-the child and pulls its state (networks, optimisers, buffer and torch RNG states) into
-the mirror, and pushes the mirror back on exit: saving and loading a checkpoint work as
-inline, and a resumed run continues as the uninterrupted one.
+of the env, a slow round trip).
+
+The lag is part of the run's state. ``locked()`` (a checkpoint) waits for the child's
+answers but keeps them queued, to be acted on when they would have been collected, and
+pulls the child's state (networks, optimisers, buffer and torch RNG states) into the
+mirror, pushing it back on exit; a checkpoint also saves the acting actor and that queue
+(``get_lag``). Where checkpoints fall then changes no action, and a resumed or extended
+run acts as the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from massage_td3_ros.training.config import TrainConfig
 from massage_td3_ros.training.learner import OnlineLearner, losses_failure
 
 LOG = logging.getLogger("massage_td3_ros.training")
+AT_CHILD = object()   # an in-flight entry's answer, not received yet
 POLL_S = 1.0   # how often a wait for the child checks that it is still alive
 STOP_S = 10.0  # how long close() lets the child finish before killing it
 
@@ -120,9 +125,10 @@ class ProcessLearner(OnlineLearner):
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         super().__init__(obs_dim, act_dim, td3_cfg, exploration_cfg, train_cfg)
-        # Per request the child has not answered yet, oldest first: transitions stored
-        # since it was sent (at most in_flight: the slots it does not read).
-        self._in_flight: deque[list[int]] = deque()
+        # Per request not collected yet, oldest first: [transitions stored since it was
+        # sent (at most in_flight: the slots it does not read), its answer: AT_CHILD
+        # until received, then the actor to act with once collected, or None].
+        self._in_flight: deque[list] = deque()
         self._finished: list[tuple[int, dict[str, float]]] = []   # collected, not yet run
         try:
             self._start_child()
@@ -188,19 +194,48 @@ class ProcessLearner(OnlineLearner):
         return reply
 
     def _collect(self, keep: int = 0) -> None:
-        """Wait for the oldest requests until ``keep`` are in flight; keep their losses,
-        refresh the acting actor."""
+        """Collect the oldest requests until ``keep`` remain: their answers (waited for
+        if need be), then the acting actor refreshed with theirs."""
         while len(self._in_flight) > keep:
+            entry = self._in_flight[0]
+            if entry[1] is AT_CHILD:
+                self._receive_answer(entry)
             self._in_flight.popleft()
-            _, losses, failure, slot = self._expect("done")
-            for row in losses:
-                self.updates += 1
-                self._finished.append((self.updates, row))
-            if slot is not None:
-                self.policy.refresh_from_vector(
-                    torch.from_numpy(self._shared.arrays[f"actor{slot}"]))
-            if failure is not None:
-                self._fail(failure)
+            if entry[1] is not None:
+                self.policy.refresh_from_vector(entry[1])
+
+    def _receive_answer(self, entry: list) -> None:
+        """The child's answer to ``entry``'s request: its losses, and a copy of its
+        actor (the slot is reused in_flight requests later)."""
+        _, losses, failure, slot = self._expect("done")
+        for row in losses:
+            self.updates += 1
+            self._finished.append((self.updates, row))
+        entry[1] = (None if slot is None else
+                    torch.from_numpy(self._shared.arrays[f"actor{slot}"].copy()))
+        if failure is not None:
+            self._fail(failure)
+
+    def _settle(self) -> None:
+        """Receive every answer the child owes, in order; the entries stay queued, so the
+        acting actor changes when it would have."""
+        for entry in self._in_flight:
+            if entry[1] is AT_CHILD:
+                self._receive_answer(entry)
+
+    def get_lag(self) -> dict[str, Any]:
+        """The acting actor and the answers queued for it (inside ``locked``), for a
+        checkpoint."""
+        return {"acting": parameters_to_vector(self.policy.actor.parameters()).detach().clone(),
+                "queued": [[stored, actor] for stored, actor in self._in_flight]}
+
+    def set_lag(self, lag: dict[str, Any] | None) -> None:
+        """Restore :meth:`get_lag` (inside ``locked``); None (a checkpoint from before it
+        was saved, or of an inline run): act with the loaded actor at once."""
+        if lag is None:
+            return
+        self.policy.refresh_from_vector(lag["acting"])
+        self._in_flight = deque([int(stored), actor] for stored, actor in lag["queued"])
 
     def _pull_state(self) -> None:
         self._request(("get_state",))
@@ -236,13 +271,13 @@ class ProcessLearner(OnlineLearner):
             if count >= 1:
                 self.updates_due -= count
                 self._request(("update", count, self.buffer.size, self.buffer.ptr))
-                self._in_flight.append([0])
+                self._in_flight.append([0, AT_CHILD])
         yield from finished
 
     def drain(self) -> Iterator[tuple[int, dict[str, float]]]:
-        """Wait for the requests in flight; yield every update not yielded yet."""
+        """Wait for the child's answers; yield every update not yielded yet."""
         with self._buffer_lock:
-            self._collect()
+            self._settle()
             finished, self._finished = self._finished, []
         yield from finished
 
@@ -250,7 +285,7 @@ class ProcessLearner(OnlineLearner):
     def locked(self) -> Iterator[None]:
         """The child idle and its state in the mirror while inside; pushed back after."""
         with super().locked():
-            self._collect()
+            self._settle()
             self._pull_state()
             yield
             self._push_state()

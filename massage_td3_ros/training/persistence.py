@@ -40,21 +40,23 @@ def _tmp(path: Path) -> Path:
 
 
 def write(path: Path, meta: Mapping[str, Any], agent: TD3,
-          buffer: ReplayBuffer | None) -> None:
+          buffer: ReplayBuffer | None, extra: Mapping[str, Any] | None = None) -> None:
     """The checkpoint file, and ``buffer`` beside it unless None; see the module
-    docstring for the order. Raises td3.checkpoint.NonFiniteError, changing no file,
-    when the agent state holds a NaN or an infinity."""
+    docstring for the order. ``extra``: more tensors saved beside the agent state (its
+    keys must not be the agent's). Raises td3.checkpoint.NonFiniteError, changing no
+    file, when the agent state holds a NaN or an infinity."""
     path = Path(path)
+    state = {**agent.state_dict(), **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(meta, buffer_file=None)
     if buffer is None:
-        save_checkpoint(path, meta, agent.state_dict())
+        save_checkpoint(path, meta, state)
         return
     token = uuid.uuid4().hex
     meta.update(buffer_file=buffer_path(path).name, buffer_token=token)
     staged = [_tmp(path), _tmp(buffer_path(path))]
     try:
-        write_checkpoint_file(staged[0], meta, agent.state_dict(), destination=path)
+        write_checkpoint_file(staged[0], meta, state, destination=path)
         buffer.write_file(staged[1], token)
         _keep_previous(path)
     except BaseException:

@@ -49,6 +49,8 @@ from massage_td3_ros.training.step_state import StepState
 
 LOG = logging.getLogger("massage_td3_ros.training")
 MODES = ("train", "eval")
+# The learner process's lag (acting actor and queued answers), saved beside the agent.
+LAG_KEY = "acting_lag"
 
 
 def seed_everything(seed: int) -> None:
@@ -129,6 +131,9 @@ class Session:
         self._eval_remaining = 0
         self._eval_returns: list[float] = []
         self._checkpoint_due = False
+        # Whether the driver's update() followed the last state (the final checkpoint
+        # comes after it, one written as an episode ends before it).
+        self._updated_since_state = True
         self._loss_sums: dict[str, float] = {}
         self._loss_counts: dict[str, int] = {}
         # Current episode (not checkpointed: a resumed run starts a new episode).
@@ -176,6 +181,7 @@ class Session:
 
         Returns None after a terminal or truncated state (the episode is over).
         """
+        self._updated_since_state = False
         if state.first or state.episode != self._episode_id:
             self._start_episode(state.episode)
         self.next_episode = max(self.next_episode, int(state.episode) + 1)
@@ -194,6 +200,7 @@ class Session:
 
     def update(self) -> int:
         """Run the gradient updates now due; returns how many ran (0 in eval mode)."""
+        self._updated_since_state = True
         return self._account(self.learner.run_updates())
 
     def _account(self, finished: Iterable[tuple[int, dict[str, float]]]) -> int:
@@ -303,8 +310,10 @@ class Session:
                 raise NonFiniteError(f"not writing checkpoint {path} (the one on disk, if "
                                      f"any, is kept): {self.learner.failure}")
             try:
+                lag = self.learner.get_lag()
                 persistence.write(path, self._meta(), self.learner.agent,
-                                  self.learner.buffer if with_buffer else None)
+                                  self.learner.buffer if with_buffer else None,
+                                  extra=None if lag is None else {LAG_KEY: lag})
             except NonFiniteError as error:
                 self.learner.failure = f"{error} (after gradient update {self.learner.updates})"
                 raise NonFiniteError(self.learner.failure) from None
@@ -334,6 +343,7 @@ class Session:
             self.action_meta = settings["action"]
             learner.agent.load_state_dict(loaded["agent"])
             learner.policy.refresh(learner.agent.actor)
+            learner.set_lag(loaded["agent"].get(LAG_KEY))
             self._restore(loaded["meta"], loaded["torch_rng"])
         rows = loaded["meta"].get("log_rows")
         if rows and path.parent.resolve() == self._checkpoint_folder.resolve():
@@ -342,10 +352,12 @@ class Session:
             self.logger.keep_rows(rows)
         LOG.info("loaded checkpoint %s (env step %d, episode %d)", loaded["path"],
                  self.env_steps, self.episodes)
-        # A checkpoint is written when an episode ends, before the driver's update() for
-        # that last state: those updates run now, before the next episode's first action,
-        # as they did then, so a resumed run continues exactly as the uninterrupted one.
-        self.update()
+        # A checkpoint written when an episode ends comes before the driver's update()
+        # for that last state: that update runs now, before the next episode's first
+        # action, as it did then, so a resumed run continues exactly as the uninterrupted
+        # one. The final checkpoint comes after it.
+        if loaded["meta"]["schedule"].get("driver_update_due", True):
+            self.update()
 
     def _resumed_action_meta(self, path: Path, meta: dict[str, Any]) -> dict | None:
         """The action settings a resumed run goes on with: the checkpoint's if this
@@ -385,6 +397,7 @@ class Session:
             "schedule": {
                 "best_score": None if math.isinf(self.best_score) else self.best_score,
                 "updates_due": learner["updates_due"],
+                "driver_update_due": not self._updated_since_state,
                 "eval_remaining": self._eval_remaining,
                 "eval_returns": list(self._eval_returns),
             },
