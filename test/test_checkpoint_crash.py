@@ -28,7 +28,8 @@ from massage_td3_ros.training.step_state import StepState
 
 TD3_SMALL = TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=16,
                       torch_threads=1)
-TRAIN = TrainConfig(warmup_steps=20, buffer_size=500, log_tensorboard=False,
+TRAIN = TrainConfig(warmup_steps=20, updates_per_step=1.0, buffer_size=500,
+                    log_tensorboard=False,
                     eval_every_episodes=0, plot_every_episodes=0, checkpoint_every_steps=0,
                     log_every_updates=10)
 FALLBACK = "resuming from the checkpoint written before it"

@@ -73,7 +73,8 @@ def test_eval_episodes_are_interleaved_deterministic_and_not_stored(tmp_path):
 
 
 def test_background_updates_while_acting(tmp_path):
-    session = make(tmp_path, TrainConfig(warmup_steps=5, buffer_size=1000,
+    session = make(tmp_path, TrainConfig(warmup_steps=5, updates_per_step=1.0,
+                                         buffer_size=1000,
                                          log_tensorboard=False, eval_every_episodes=0,
                                          plot_every_episodes=0, log_every_updates=10))
     stop = threading.Event()

@@ -21,7 +21,8 @@ SMALL = Config().replace(
     td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 16,
          "torch_threads": 1},
     exploration={"smoothing": True, "oscillation": True},
-    train={"warmup_steps": 25, "buffer_size": 2000, "log_tensorboard": False,
+    train={"warmup_steps": 25, "updates_per_step": 1.0, "buffer_size": 2000,
+           "log_tensorboard": False,
            "eval_every_episodes": 1, "eval_episodes": 1, "plot_every_episodes": 2,
            "checkpoint_every_steps": 50, "log_every_updates": 20})
 

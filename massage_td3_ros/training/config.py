@@ -13,11 +13,14 @@ class TrainConfig:
     """How long to train, when to update, evaluate, checkpoint, log and plot."""
 
     # 60k: of the budgets tried (20k, 40k, 60k) the smallest whose policy beat the tuned
-    # PID on every seed; about 15 min through ROS on 2 cores (README, Results).
+    # PID on every seed; 28 min through ROS at two updates per step on the slowest
+    # 2-core machine measured (README, Quick start).
     total_steps: int = param(60_000, "Env steps to train for.", 1, 10**10)
     warmup_steps: int = param(5_000, "Env steps of uniformly random actions before the "
                               "policy acts and updates start.", 0, 10**9)
-    updates_per_step: float = param(1.0, "Gradient updates per env step after warm-up "
+    # 2: at 60k steps the updates, not the data, were short: two per step matched 120k
+    # steps at one, on six seeds (README, Results).
+    updates_per_step: float = param(2.0, "Gradient updates per env step after warm-up "
                                     "(fractions accumulate: 0.5 = one every two steps).",
                                     0.0, 1000.0)
     learner_in_flight: int = param(
