@@ -230,9 +230,12 @@ class ProcessLearner(OnlineLearner):
                 "queued": [[stored, actor] for stored, actor in self._in_flight]}
 
     def set_lag(self, lag: dict[str, Any] | None) -> None:
-        """Restore :meth:`get_lag` (inside ``locked``); None (a checkpoint from before it
-        was saved, or of an inline run): act with the loaded actor at once."""
+        """Restore :meth:`get_lag` (inside ``locked``, where every answer is in); None (a
+        checkpoint from before it was saved, or of an inline run): act with the loaded
+        actor at once. Either way the answers queued before the load are dropped: they
+        belong to the weights the load replaced."""
         if lag is None:
+            self._in_flight = deque()
             return
         self.policy.refresh_from_vector(lag["acting"])
         self._in_flight = deque([int(stored), actor] for stored, actor in lag["queued"])
