@@ -13,7 +13,7 @@ class TrainConfig:
     """How long to train, when to update, evaluate, checkpoint, log and plot."""
 
     # 60k: of the budgets tried (20k, 40k, 60k) the smallest whose policy beat the tuned
-    # PID on every seed; 28 min through ROS at two updates per step on the slowest
+    # PID on every seed; 28-29 min through ROS at two updates per step on the slowest
     # 2-core machine measured (README, Quick start).
     total_steps: int = param(60_000, "Env steps to train for.", 1, 10**10)
     warmup_steps: int = param(5_000, "Env steps of uniformly random actions before the "
