@@ -18,7 +18,7 @@ pressing as a full spring, so that the force doubles (a tool-joint force/torque 
 reads the same); a restored state starts without it. How often that happens under
 pid-preview, and its share of the force error, is printed too.
 
-    .venv/bin/python benchmarks/force_floor.py [--cases 0 1 ...] [--json F]
+    .venv/bin/python benchmarks/force_floor.py [--cases 0 1 ...] [--json F] [--set G.N=V ...]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import time
 import numpy as np
 import pybullet as pb
 
+from massage_td3_ros.cli import add_overrides
+from massage_td3_ros.config import load_config
 from massage_td3_ros.env.force_control import PREVIEW_GAINS
 from massage_td3_ros.env.massage_env import MassageEnv
 from massage_td3_ros.evaluation.controllers import PreviewPidController, baseline_env_config
@@ -143,13 +145,16 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="*", default=None,
                         help="held-out case indices (default: all)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    add_overrides(parser, "a config value for both controllers' env (e.g. "
+                          "env.force_governor_n=0: the plant without the governor)")
     args = parser.parse_args()
-    config = baseline_env_config()
+    config = baseline_env_config(load_config(None, args.overrides).env)
     cases = heldout_episodes(config)
     if args.cases:
         cases = [cases[i] for i in args.cases]
     env = MassageEnv(config)
-    print(f"{cpu_label()}; {len(cases)} held-out episodes; "
+    print(f"{cpu_label()}{''.join(' --set ' + o for o in args.overrides)}; "
+          f"{len(cases)} held-out episodes; "
           f"{len(DEPTH_STEPS_MM)} depth changes tried per step, then "
           f"{len(REFINE_MM)} finer ones around the best\n", flush=True)
     rows, results = [], {}
@@ -197,7 +202,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"cpu": cpu_label(), "depth_steps_mm": DEPTH_STEPS_MM,
-                       "refine_mm": REFINE_MM,
+                       "refine_mm": REFINE_MM, "overrides": args.overrides,
                        "results": results}, handle, indent=1, default=float)
 
 
