@@ -19,6 +19,7 @@ reads the same); a restored state starts without it. How often that happens unde
 pid-preview, and its share of the force error, is printed too.
 
     .venv/bin/python benchmarks/force_floor.py [--cases 0 1 ...] [--json F] [--set G.N=V ...]
+        [--training-draws N]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from massage_td3_ros.evaluation.evaluate import (
     evaluate_cases,
     markdown_table,
 )
-from massage_td3_ros.evaluation.suites import heldout_episodes
+from massage_td3_ros.evaluation.suites import heldout_episodes, training_episodes
 from massage_td3_ros.td3.cpu import cpu_label
 
 # Depth changes tried each step [mm] (positive: deeper), within one step's reach (4 mm).
@@ -145,16 +146,20 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="*", default=None,
                         help="held-out case indices (default: all)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--training-draws", type=int, default=None, metavar="N",
+                        help="the first N training draws of seed 0 instead of the held-out "
+                        "people (to compare plants without looking at the test set)")
     add_overrides(parser, "a config value for both controllers' env (e.g. "
                           "env.force_governor_n=0: the plant without the governor)")
     args = parser.parse_args()
     config = baseline_env_config(load_config(None, args.overrides).env)
-    cases = heldout_episodes(config)
+    cases = training_episodes(args.training_draws) if args.training_draws else \
+        heldout_episodes(config)
     if args.cases:
         cases = [cases[i] for i in args.cases]
     env = MassageEnv(config)
     print(f"{cpu_label()}{''.join(' --set ' + o for o in args.overrides)}; "
-          f"{len(cases)} held-out episodes; "
+          f"{len(cases)} {'training' if args.training_draws else 'held-out'} episodes; "
           f"{len(DEPTH_STEPS_MM)} depth changes tried per step, then "
           f"{len(REFINE_MM)} finer ones around the best\n", flush=True)
     rows, results = [], {}

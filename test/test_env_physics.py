@@ -119,6 +119,30 @@ def test_the_force_governor_stops_the_ramp_below_the_hard_limit_and_counts_the_s
     assert peaks[0.0] > 45.0 > peaks[30.0] > 30.0
 
 
+def press_forces(**governor) -> list[tuple[float, ...]]:
+    """The summed force at every substep of the governor test's three steps."""
+    env = MassageEnv(max_indentation_m=0.05, **governor, **STILL)
+    env.reset(seed=0)
+    forces = []
+    for press in (0.0, -1.0, -1.0):
+        env.step(np.array([0.0, 0.0, press]))
+        forces.append(env.substep_forces_n)
+    env.close()
+    return forces
+
+
+def test_a_governor_margin_stops_the_ramp_at_the_target_plus_it_up_to_the_cap():
+    """The nominal target is 20 N: a 10 N margin under a 44 N cap governs as a fixed
+    30 N threshold does, and under a 28 N cap as a fixed 28 N one."""
+    assert press_forces(force_governor_n=44.0, force_governor_margin_n=10.0) == \
+        press_forces(force_governor_n=30.0)
+    assert press_forces(force_governor_n=28.0, force_governor_margin_n=10.0) == \
+        press_forces(force_governor_n=28.0)
+    assert press_forces(force_governor_n=30.0) != press_forces(force_governor_n=28.0)
+    with pytest.raises(ValueError, match="force_governor_margin_n"):
+        MassageEnv(force_governor_n=0.0, force_governor_margin_n=10.0)
+
+
 def test_a_governor_at_or_above_the_hard_limit_is_rejected():
     with pytest.raises(ValueError, match="force_governor_n"):
         MassageEnv(force_governor_n=45.0)

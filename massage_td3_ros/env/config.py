@@ -49,6 +49,10 @@ class EnvConfig:
         "normal force of the arm on the body first exceeds this; the episode goes on and the "
         "step counts as governed. Targets above it are out of reach (docs/env.md).",
         0.0, 200.0)
+    force_governor_margin_n: float = param(
+        0.0, "Room the force governor leaves above the target; 0: none, the governor "
+        "stops at force_governor_n. Above 0 it stops where the summed force first exceeds "
+        "the step's target plus this, at most force_governor_n (then a cap).", 0.0, 60.0)
 
     # --- action -----------------------------------------------------------------
     action_mode: str = param(
@@ -241,6 +245,9 @@ class EnvConfig:
             raise ValueError(f"EnvConfig: force_governor_n={self.force_governor_n:g} N must "
                              f"be below safety_force_limit_n={self.safety_force_limit_n:g} N "
                              "(or 0: off)")
+        if self.force_governor_margin_n and not self.force_governor_n:
+            raise ValueError("EnvConfig: force_governor_margin_n needs the governor on "
+                             "(force_governor_n above 0, its cap)")
         if self.max_indentation_m < self.nominal_indentation_m:
             raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
         # Settings under which every episode would end on over-force within a few steps.

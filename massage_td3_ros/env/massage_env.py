@@ -190,7 +190,7 @@ class MassageEnv(gymnasium.Env):
         ramps on from there. Without a ramp the arm reaches a new target within one
         substep, and a governor has nothing to stop."""
         cfg, arm = self.config, self.scene.arm
-        governor, start = cfg.force_governor_n, self._joint_setpoint
+        governor, start = self._governor_threshold_n(), self._joint_setpoint
         setpoint = np.asarray(joint_targets_rad, dtype=float)
         if not governor:
             arm.command(setpoint)
@@ -217,6 +217,14 @@ class MassageEnv(gymnasium.Env):
                 self._governed = True  # (at the last substep: no ramp left to stop)
         self._joint_setpoint = setpoint
         return peak_force, retracting
+
+    def _governor_threshold_n(self) -> float:
+        """Where the governor stops this step's ramp (0: off): force_governor_n, or the
+        target plus force_governor_margin_n, capped at force_governor_n."""
+        cfg = self.config
+        if cfg.force_governor_n and cfg.force_governor_margin_n:
+            return min(self.target_force_n + cfg.force_governor_margin_n, cfg.force_governor_n)
+        return cfg.force_governor_n
 
     @property
     def substep_forces_n(self) -> tuple[float, ...]:
