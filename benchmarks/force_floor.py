@@ -144,7 +144,7 @@ class OneStepOracle:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, nargs="*", default=None,
-                        help="held-out case indices (default: all)")
+                        help="indices of the episodes to run (default: all)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--training-draws", type=int, default=None, metavar="N",
                         help="the first N training draws of seed 0 instead of the held-out "
