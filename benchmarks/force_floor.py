@@ -19,7 +19,10 @@ reads the same); a restored state starts without it. How often that happens unde
 pid-preview, and its share of the force error, is printed too.
 
     .venv/bin/python benchmarks/force_floor.py [--cases 0 1 ...] [--json F] [--set G.N=V ...]
-        [--training-draws N]
+        [--training-draws N] [--horizon H]
+
+``--horizon 2`` turns the oracle into a planner looking two steps ahead (the class's
+docstring says how).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ DEPTH_STEPS_MM = (-4.0, -3.0, -2.0, -1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0
 # Then finer around the best of those [mm]: a 0.25 mm grid alone is 0.5-2 N of force
 # on tissue of 2-8 N/mm.
 REFINE_MM = (-0.2, -0.15, -0.1, -0.05, 0.05, 0.1, 0.15, 0.2)
+# With a horizon above 1, how many coarse changes besides the one-step choice are
+# judged over it (each costs a full one-step search per step ahead).
+LOOKAHEAD_OTHERS = 3
 # The env attributes a step changes (besides the simulation and metrics).
 COLUMNS = (*METRICS[2:5], ("terminated_episodes", "over-force episodes", "{:.0f}"),
            *DETAIL_METRICS)
@@ -89,14 +95,44 @@ class ContactCountingPid(PreviewPidController):
                 "rms_single_point_n": rms(squared[~multi])}
 
 
+class Snapshot:
+    """The simulation and the env's step state as they are now, to go back to."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.saved = pb.saveState(physicsClientId=env.client)
+        self.state = {name: copy.deepcopy(getattr(env, name)) for name in STEP_STATE}
+        self.metrics = copy.deepcopy(env.metrics)
+
+    def restore(self) -> None:
+        pb.restoreState(self.saved, physicsClientId=self.env.client)
+        for name, value in self.state.items():
+            setattr(self.env, name, copy.deepcopy(value))
+        self.env.metrics = copy.deepcopy(self.metrics)
+
+    def drop(self) -> None:
+        pb.removeState(self.saved, physicsClientId=self.env.client)
+
+
 class OneStepOracle:
-    """Tries every depth change on a copy of the world; keeps the best next force."""
+    """Tries every depth change on a copy of the world; keeps the best next force.
 
-    name = "one-step oracle"
+    With ``horizon`` above 1 it looks further: the best first change and the best
+    ``LOOKAHEAD_OTHERS`` other coarse ones are each followed, on the copy, by
+    ``horizon - 1`` steps of this same one-step oracle, and the sequence with the least
+    summed squared force error (each step against its own target) gives the step taken.
+    The one-step choice is among those judged, so over the horizon the planner's pick
+    never scores worse than greedy one-step choices would. A sequence in which a later
+    step must over-force is out, unless all are (then the one-step choice)."""
 
-    def __init__(self) -> None:
+    def __init__(self, horizon: int = 1) -> None:
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        self.horizon = horizon
+        self.name = "one-step oracle" if horizon == 1 else f"{horizon}-step planner"
         self.replay_errors_n: list[float] = []
         self.trials = 0
+        self.lookahead_changed = 0  # steps where looking ahead overruled the one-step choice
         self._expected: float | None = None
 
     def reset(self, env) -> None:
@@ -105,25 +141,40 @@ class OneStepOracle:
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         if self._expected is not None:  # the real step just taken: was it the trial's?
             self.replay_errors_n.append(abs(env._force_n - self._expected))
-        normal = env.path_reference().normal
-        correction = env.correction_m
-        target_next = float(env._targets[min(env._step + 1, len(env._targets) - 1)])
-        saved = pb.saveState(physicsClientId=env.client)
-        state = {name: copy.deepcopy(getattr(env, name)) for name in STEP_STATE}
-        metrics = copy.deepcopy(env.metrics)
+        tried = self._try_changes(env)
+        best = min(tried, key=lambda step_mm: tried[step_mm][0])
+        if not np.isfinite(tried[best][0]):  # every trial over-forced: back off one full step
+            self._expected = None
+            return env.action_toward(env.correction_m + env.path_reference().normal * 0.004)
+        if self.horizon > 1:
+            others = [step_mm for step_mm in DEPTH_STEPS_MM  # not the one refined around
+                      if abs(step_mm - best) > max(REFINE_MM)]
+            judged = [best] + sorted(others, key=lambda mm: tried[mm][0])[:LOOKAHEAD_OTHERS]
+            sequences = {step_mm: tried[step_mm][0] + self._future_squared(env, tried[step_mm][2])
+                         for step_mm in judged if np.isfinite(tried[step_mm][0])}
+            chosen = min(sequences, key=sequences.get)
+            if np.isfinite(sequences[chosen]) and chosen != best:
+                best = chosen
+                self.lookahead_changed += 1
+        self._expected = tried[best][1]
+        return tried[best][2]
+
+    def _try_changes(self, env) -> dict[float, tuple[float, float, np.ndarray]]:
+        """{depth change [mm]: (squared next-force error or inf on over-force, next force,
+        action)}: the coarse changes, then finer ones around the best; the world is left
+        as it was."""
+        normal, correction = env.path_reference().normal, env.correction_m
+        snapshot = Snapshot(env)
 
         def trial(step_mm: float) -> tuple[float, float, np.ndarray]:
-            """(|next force - next target| or inf on over-force, next force, action)."""
             action = env.action_toward(correction - normal * step_mm / 1000.0)
             _, _, _, _, info = env.step(action)
             self.trials += 1
-            pb.restoreState(saved, physicsClientId=env.client)
-            for name, value in state.items():
-                setattr(env, name, copy.deepcopy(value))
-            env.metrics = copy.deepcopy(metrics)
-            score = np.inf if info.get("over_force") else abs(info["force_n"] - target_next)
-            return score, info["force_n"], action
+            snapshot.restore()
+            error = np.inf if info.get("over_force") else (info["force_n"] - env_target) ** 2
+            return error, info["force_n"], action
 
+        env_target = float(env._targets[min(env._step + 1, len(env._targets) - 1)])
         try:
             tried = {step_mm: trial(step_mm) for step_mm in DEPTH_STEPS_MM}
             coarse = min(tried, key=lambda step_mm: tried[step_mm][0])
@@ -132,13 +183,31 @@ class OneStepOracle:
                 if abs(step_mm) <= max(DEPTH_STEPS_MM) and step_mm not in tried:
                     tried[step_mm] = trial(step_mm)
         finally:
-            pb.removeState(saved, physicsClientId=env.client)
-        score, force, action = min(tried.values(), key=lambda result: result[0])
-        if not np.isfinite(score):  # every trial over-forced: back off as far as one step goes
-            self._expected = None
-            return env.action_toward(correction + normal * 0.004)
-        self._expected = force
-        return action
+            snapshot.drop()
+        return tried
+
+    def _future_squared(self, env, action: np.ndarray) -> float:
+        """Summed squared force error of the ``horizon - 1`` one-step-oracle steps that
+        follow ``action`` (inf: one of them must over-force); the world is left as it was."""
+        snapshot = Snapshot(env)
+        try:
+            _, _, terminated, truncated, _ = env.step(action)
+            self.trials += 1
+            total = 0.0
+            for k in range(self.horizon - 1):
+                if terminated or truncated:
+                    break
+                tried = self._try_changes(env)
+                error, _, step_action = min(tried.values(), key=lambda result: result[0])
+                total += error
+                if not np.isfinite(error) or k == self.horizon - 2:
+                    break
+                _, _, terminated, truncated, _ = env.step(step_action)
+                self.trials += 1
+            return total
+        finally:
+            snapshot.restore()
+            snapshot.drop()
 
 
 def main() -> None:
@@ -146,6 +215,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="*", default=None,
                         help="indices of the episodes to run (default: all)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--horizon", type=int, default=1, metavar="H",
+                        help="steps the best depth changes are judged over; above 1, the "
+                        "one-step oracle carries each on (default 1: the one-step oracle)")
     parser.add_argument("--training-draws", type=int, default=None, metavar="N",
                         help="the first N training draws of seed 0 instead of the held-out "
                         "people (to compare plants without looking at the test set)")
@@ -161,9 +233,11 @@ def main() -> None:
     print(f"{cpu_label()}{''.join(' --set ' + o for o in args.overrides)}; "
           f"{len(cases)} {'training' if args.training_draws else 'held-out'} episodes; "
           f"{len(DEPTH_STEPS_MM)} depth changes tried per step, then "
-          f"{len(REFINE_MM)} finer ones around the best\n", flush=True)
+          f"{len(REFINE_MM)} finer ones around the best, each judged over "
+          f"{args.horizon} step(s)\n", flush=True)
+    planner = OneStepOracle(args.horizon)
     rows, results = [], {}
-    for controller in (ContactCountingPid(**PREVIEW_GAINS), OneStepOracle()):
+    for controller in (ContactCountingPid(**PREVIEW_GAINS), planner):
         start = time.perf_counter()
         result = evaluate_cases(controller, cases, env=env, keep_traces=False)
         seconds = time.perf_counter() - start
@@ -191,11 +265,14 @@ def main() -> None:
             quantiles = {q: float(np.quantile(errors, q / 100)) for q in (50, 90, 99, 100)}
             results[controller.name]["replay_error_n"] = quantiles
             results[controller.name]["replays_off_by_over_0_5_n"] = int(np.sum(errors > 0.5))
-            print(f"oracle: {controller.trials} trial steps in {seconds:.0f} s; difference "
-                  f"between a chosen trial's force and the real step's over {errors.size} "
-                  f"steps: p50 {quantiles[50]:.2g}, p90 {quantiles[90]:.2g}, p99 "
+            results[controller.name]["lookahead_changed_steps"] = controller.lookahead_changed
+            print(f"{controller.name}: {controller.trials} trial steps in {seconds:.0f} s; "
+                  f"difference between a chosen trial's force and the real step's over "
+                  f"{errors.size} steps: p50 {quantiles[50]:.2g}, p90 {quantiles[90]:.2g}, p99 "
                   f"{quantiles[99]:.2g}, max {quantiles[100]:.2g} N; "
-                  f"{int(np.sum(errors > 0.5))} steps off by more than 0.5 N\n", flush=True)
+                  f"{int(np.sum(errors > 0.5))} steps off by more than 0.5 N; looking ahead "
+                  f"overruled the one-step choice on {controller.lookahead_changed} steps\n",
+                  flush=True)
     env.close()
     print(markdown_table(rows, COLUMNS))
     for name in results:
@@ -207,7 +284,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"cpu": cpu_label(), "depth_steps_mm": DEPTH_STEPS_MM,
-                       "refine_mm": REFINE_MM, "overrides": args.overrides,
+                       "refine_mm": REFINE_MM, "horizon": args.horizon,
+                       "overrides": args.overrides,
                        "results": results}, handle, indent=1, default=float)
 
 
