@@ -1,5 +1,6 @@
-"""benchmarks/force_floor.py's one-step oracle: its trial steps leave no trace, and the
-step it then takes is the one it tried (what its figures rest on)."""
+"""benchmarks/force_floor.py's one-step oracle and its two-step planner: their trial
+steps leave no trace, and the step then taken is the one tried (what their figures rest
+on)."""
 
 
 import numpy as np
@@ -23,7 +24,8 @@ def world(env):
             env._cmd_target.copy(), env._last_action.copy(), env.metrics.summary()["steps"])
 
 
-def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_floor):
+@pytest.mark.parametrize("horizon", [1, 2])
+def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_floor, horizon):
     config = EnvConfig()
     case = heldout_episodes(config)[0]
     env = MassageEnv(config)
@@ -31,7 +33,7 @@ def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_flo
         obs, _ = env.reset(seed=case.seed, options=dict(case.options))
         for _ in range(20):  # into contact first
             obs, *_ = env.step(np.zeros(3))
-        oracle = force_floor.OneStepOracle()
+        oracle = force_floor.OneStepOracle(horizon)
         oracle.reset(env)
         for _ in range(5):
             before = world(env)
@@ -40,7 +42,11 @@ def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_flo
             for a, b in zip(before, after, strict=True):
                 np.testing.assert_array_equal(a, b)
             obs, _, _, _, info = env.step(action)
-            assert info["force_n"] == oracle._expected  # exactly what the trial saw
-        assert oracle.trials >= 5 * len(force_floor.DEPTH_STEPS_MM)
+            if horizon == 1:
+                assert info["force_n"] == oracle._expected  # exactly what the trial saw
+            else:  # restored twice over: PyBullet's contact warm start may differ by a hair
+                assert info["force_n"] == pytest.approx(oracle._expected, abs=0.05)
+        searches = 1 + (horizon - 1) * (1 + force_floor.LOOKAHEAD_OTHERS)  # per step at least
+        assert oracle.trials >= 5 * searches * len(force_floor.DEPTH_STEPS_MM)
     finally:
         env.close()
