@@ -249,7 +249,10 @@ def main() -> None:
             "aggregate": result["aggregate"], "by_region": result["by_region"],
             "by_profile": result["by_profile"], "seconds": seconds,
             "over_force_episodes": [{"case": label, "ended_at_step": steps}
-                                    for label, steps in over]}
+                                    for label, steps in over],
+            # per episode, to compare controllers on the episodes both ran to the end
+            "episodes": [{"case": f"{case.seed} {case.case}", "metrics": episode["metrics"]}
+                         for case, episode in zip(cases, result["episodes"], strict=True)]}
         print(f"{controller.name}: over-force in "
               + (", ".join(f"{label} (step {steps:.0f})" for label, steps in over) or "none"),
               flush=True)
