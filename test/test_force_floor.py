@@ -50,3 +50,13 @@ def test_oracle_trials_leave_no_trace_and_its_step_is_the_one_it_tried(force_flo
         assert oracle.trials >= 5 * searches * len(force_floor.DEPTH_STEPS_MM)
     finally:
         env.close()
+
+
+def test_pooled_rms_weighs_each_episode_by_its_steps_and_keeps_only_the_cases_asked():
+    pooled_rms = load_benchmark("floor_common_episodes").pooled_rms
+    episodes = [{"case": "0 a", "metrics": {"rms_force_error_n": 1.0, "steps": 300.0}},
+                {"case": "1 b", "metrics": {"rms_force_error_n": 3.0, "steps": 100.0}},
+                {"case": "2 c", "metrics": {"rms_force_error_n": 50.0, "steps": 10.0}}]
+    # (1 * 300 + 9 * 100) / 400 = 3: the third episode (left out) must not count
+    assert pooled_rms(episodes, {"0 a", "1 b"}) == pytest.approx(np.sqrt(3.0))
+    assert pooled_rms(episodes, {"1 b"}) == pytest.approx(3.0)

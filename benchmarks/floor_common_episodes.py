@@ -1,0 +1,55 @@
+"""Compare the controllers of force_floor.py runs over the same episodes.
+
+An episode's RMS error counts its steps only until it ends on over-force, so a
+controller that ends hard episodes early can score a lower RMS over all episodes than
+one that runs them to the end. This pools each controller's error over the episodes
+that no controller compared ended on over-force (from each episode's RMS and step
+count), so every figure covers the same episodes and steps.
+
+    .venv/bin/python benchmarks/floor_common_episodes.py A.json [B.json ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+
+def pooled_rms(episodes: list[dict], cases: set[str]) -> float:
+    """RMS force error over every step of ``cases``' episodes."""
+    chosen = [e["metrics"] for e in episodes if e["case"] in cases]
+    squared = sum(m["rms_force_error_n"] ** 2 * m["steps"] for m in chosen)
+    return float(np.sqrt(squared / sum(m["steps"] for m in chosen)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="force_floor.py --json files")
+    args = parser.parse_args()
+    controllers: dict[str, list[dict]] = {}
+    for path in args.runs:
+        with open(path) as handle:
+            for name, result in json.load(handle)["results"].items():
+                label = name if name not in controllers else f"{name} ({path})"
+                if "episodes" not in result:
+                    raise SystemExit(f"{path}: no per-episode metrics (an older run)")
+                controllers[label] = result["episodes"]
+    all_cases = {e["case"] for episodes in controllers.values() for e in episodes}
+    ended = {e["case"] for episodes in controllers.values() for e in episodes
+             if e["metrics"]["over_force_steps"] > 0}
+    common = all_cases - ended
+    print(f"{len(common)} of {len(all_cases)} episodes no controller ended on over-force "
+          f"(left out: {', '.join(sorted(ended, key=lambda c: int(c.split()[0])))})\n")
+    print("| controller | RMS over all its steps [N] | RMS over the common episodes [N] | "
+          "steps there |")
+    print("|---|---:|---:|---:|")
+    for name, episodes in controllers.items():
+        steps = sum(e["metrics"]["steps"] for e in episodes if e["case"] in common)
+        print(f"| {name} | {pooled_rms(episodes, all_cases):.2f} | "
+              f"{pooled_rms(episodes, common):.2f} | {steps:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
