@@ -7,12 +7,17 @@ that no controller compared ended on over-force (from each episode's RMS and ste
 count), so every figure covers the same episodes and steps.
 
     .venv/bin/python benchmarks/floor_common_episodes.py A.json [B.json ...]
+        [--heldout results/heldout/<label>/summary.json --stage N]
+
+``--heldout`` adds, from a ``benchmarks/heldout.py`` summary, pid-train, pid-preview
+and every TD3 checkpoint of ``--stage`` steps (episodes matched by their case).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -24,9 +29,28 @@ def pooled_rms(episodes: list[dict], cases: set[str]) -> float:
     return float(np.sqrt(squared / sum(m["steps"] for m in chosen)))
 
 
+def heldout_controllers(path: str, stage: int | None) -> dict[str, list[dict]]:
+    """pid-train, pid-preview and the TD3 checkpoints of ``stage`` steps of a heldout.py
+    summary, on the held-out suite."""
+    wanted = {}
+    with open(path) as handle:
+        for entry in json.load(handle):
+            checkpoint = entry["checkpoint"] or ""
+            if entry["suite"] != "heldout":
+                continue
+            if entry["controller"] in ("pid-train", "pid-preview") and not checkpoint:
+                wanted[entry["controller"]] = entry["episodes"]
+            elif checkpoint.endswith(f"steps{stage}.pt"):
+                seed = Path(checkpoint).parent.parent.name
+                wanted[f"TD3 {stage} steps, {seed}"] = entry["episodes"]
+    return wanted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="force_floor.py --json files")
+    parser.add_argument("--heldout", default=None, help="a heldout.py summary.json")
+    parser.add_argument("--stage", type=int, default=None, help="its TD3 checkpoints' steps")
     args = parser.parse_args()
     controllers: dict[str, list[dict]] = {}
     for path in args.runs:
@@ -35,13 +59,18 @@ def main() -> None:
                 label = name if name not in controllers else f"{name} ({path})"
                 if "episodes" not in result:
                     raise SystemExit(f"{path}: no per-episode metrics (an older run)")
-                controllers[label] = result["episodes"]
-    all_cases = {e["case"] for episodes in controllers.values() for e in episodes}
+                # "<seed> <case>" -> "<case>", as heldout.py names them
+                controllers[label] = [{**e, "case": e["case"].split(" ", 1)[1]}
+                                      for e in result["episodes"]]
+    if args.heldout:
+        controllers.update(heldout_controllers(args.heldout, args.stage))
+    all_cases = set.intersection(*({e["case"] for e in episodes}
+                                   for episodes in controllers.values()))
     ended = {e["case"] for episodes in controllers.values() for e in episodes
              if e["metrics"]["over_force_steps"] > 0}
     common = all_cases - ended
     print(f"{len(common)} of {len(all_cases)} episodes no controller ended on over-force "
-          f"(left out: {', '.join(sorted(ended, key=lambda c: int(c.split()[0])))})\n")
+          f"(left out: {', '.join(sorted(ended & all_cases))})\n")
     print("| controller | RMS over all its steps [N] | RMS over the common episodes [N] | "
           "steps there |")
     print("|---|---:|---:|---:|")
