@@ -7,7 +7,7 @@ that no controller compared ended on over-force (from each episode's RMS and ste
 count), so every figure covers the same episodes and steps.
 
     .venv/bin/python benchmarks/floor_common_episodes.py A.json [B.json ...]
-        [--heldout results/heldout/<label>/summary.json --stage N]
+        [--heldout results/heldout/<label>/summary.json --stage N] [--only TEXT ...]
 
 ``--heldout`` adds, from a ``benchmarks/heldout.py`` summary, pid-train, pid-preview
 and every TD3 checkpoint of ``--stage`` steps (episodes matched by their case).
@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="force_floor.py --json files")
     parser.add_argument("--heldout", default=None, help="a heldout.py summary.json")
     parser.add_argument("--stage", type=int, default=None, help="its TD3 checkpoints' steps")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="compare only the controllers whose name contains one of these")
     args = parser.parse_args()
     controllers: dict[str, list[dict]] = {}
     for path in args.runs:
@@ -64,6 +66,9 @@ def main() -> None:
                                       for e in result["episodes"]]
     if args.heldout:
         controllers.update(heldout_controllers(args.heldout, args.stage))
+    if args.only:
+        controllers = {name: episodes for name, episodes in controllers.items()
+                       if any(text in name for text in args.only)}
     all_cases = set.intersection(*({e["case"] for e in episodes}
                                    for episodes in controllers.values()))
     ended = {e["case"] for episodes in controllers.values() for e in episodes
