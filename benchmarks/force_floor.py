@@ -8,8 +8,10 @@ ahead, which no real controller does, and looks no further, which a planner coul
 its error says how much of the tracking error comes from the simulated contact itself
 (force ripple as the tool crosses the body's contact surfaces, the arm's response lag)
 rather than from a controller's knowledge. Issue 14's goal asks TD3 for 0.6x the best
-baseline's RMS error; if this oracle cannot reach that, feedback or learning on the
-same observation will not either.
+baseline's RMS error. Compare controllers over the same episodes
+(benchmarks/floor_common_episodes.py): an episode's RMS stops where it ends on
+over-force, so the oracle's all-episode figure is set by the episodes it over-forces
+in, and the steps leading to them.
 
 Each trial step is undone exactly or the script says so: after the real step, the
 force is compared with the chosen trial's (quantiles printed). Steps where they differ
