@@ -166,6 +166,7 @@ class OneStepOracle:
         action)}: the coarse changes, then finer ones around the best; the world is left
         as it was."""
         normal, correction = env.path_reference().normal, env.correction_m
+        target_next_n = float(env._targets[min(env._step + 1, len(env._targets) - 1)])
         snapshot = Snapshot(env)
 
         def trial(step_mm: float) -> tuple[float, float, np.ndarray]:
@@ -173,10 +174,9 @@ class OneStepOracle:
             _, _, _, _, info = env.step(action)
             self.trials += 1
             snapshot.restore()
-            error = np.inf if info.get("over_force") else (info["force_n"] - env_target) ** 2
+            error = np.inf if info.get("over_force") else (info["force_n"] - target_next_n) ** 2
             return error, info["force_n"], action
 
-        env_target = float(env._targets[min(env._step + 1, len(env._targets) - 1)])
         try:
             tried = {step_mm: trial(step_mm) for step_mm in DEPTH_STEPS_MM}
             coarse = min(tried, key=lambda step_mm: tried[step_mm][0])
