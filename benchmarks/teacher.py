@@ -40,9 +40,9 @@ from massage_td3_ros.cli import add_overrides
 from massage_td3_ros.config import load_config
 from massage_td3_ros.env.episode import MASSAGE_ENV_ID, action_meta, episode_seed
 from massage_td3_ros.td3.agent import polyak_update
+from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.td3.cpu import cpu_label
 from massage_td3_ros.td3.optim import step_adam
-from massage_td3_ros.td3.checkpoint import checkpoint_path
 from massage_td3_ros.training.session import Session
 from massage_td3_ros.training.trainer import make_env, observation_layout
 
