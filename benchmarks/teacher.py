@@ -17,6 +17,7 @@ trial steps of the simulation.
     #    folder's 'latest' (and steps<N>.pt) where benchmarks/learning.py continues it
     .venv/bin/python benchmarks/teacher.py pretrain --demos runs/teacher/demos.npz \\
         --seeds 9 10 11 --runs runs/teacher [--set G.N=V ...]
+    #    (--updates 0 --runs runs/teacher-buffer-only: the buffer filled, nothing fitted)
     # 3. online TD3, unchanged, from there (the same --set as above)
     .venv/bin/python benchmarks/learning.py --stages 60000 --train-only --learner-process \\
         --seeds 9 10 11 --runs runs/teacher [--set G.N=V ...]
@@ -166,9 +167,10 @@ def pretrain(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         start = time.perf_counter()
         losses = pretrain_seed(config, demos, seed, runs / f"seed{seed}", args.updates)
+        fit = (f"; mean of the last 1000: clone loss {losses['clone']:.4f}, critic loss "
+               f"{losses['critic']:.3f}" if args.updates >= 1000 else "")
         print(f"seed {seed}: {args.updates} updates on {len(demos['reward'])} demonstrations "
-              f"in {time.perf_counter() - start:.0f} s; mean of the last 1000: clone loss "
-              f"{losses['clone']:.4f}, critic loss {losses['critic']:.3f}", flush=True)
+              f"in {time.perf_counter() - start:.0f} s{fit}", flush=True)
 
 
 def main() -> None:
@@ -185,7 +187,8 @@ def main() -> None:
     start.add_argument("--demos", default="runs/teacher/demos.npz")
     start.add_argument("--seeds", type=int, nargs="+", default=[9, 10, 11])
     start.add_argument("--updates", type=int, default=10_000,
-                       help="gradient updates of the clone and the critics")
+                       help="gradient updates of the clone and the critics (0: the "
+                       "demonstrations fill the buffer, nothing is fitted to them)")
     start.add_argument("--runs", default="runs/teacher")
     start.add_argument("--config", default=None)
     add_overrides(start, "a config value, as benchmarks/learning.py will be given it")
