@@ -72,11 +72,13 @@ def history_features(forces_n: np.ndarray, actions: np.ndarray,
     return np.column_stack([*changes, *earlier]).astype(np.float32)
 
 
-def load_transitions(path: str) -> dict[str, np.ndarray]:
-    """A replay buffer's filled rows, with each row's episode start (a row starts one
-    when the previous row's next observation is not its observation)."""
+def load_transitions(path: str, rows: int | None = None) -> dict[str, np.ndarray]:
+    """A replay buffer's filled rows (the first ``rows`` of them: what the run had seen
+    at that step), with each row's episode start (a row starts one when the previous
+    row's next observation is not its observation). The buffer must not have wrapped."""
     with np.load(path) as data:
         filled = int(data["ptr"]) if int(data["ptr"]) > 0 else len(data["obs"])
+        filled = filled if rows is None else min(rows, filled)
         obs, action = data["obs"][:filled], data["action"][:filled]
         next_obs = data["next_obs"][:filled]
     starts = np.ones(len(obs), dtype=bool)
@@ -103,7 +105,7 @@ def fit(args) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
-    pairs = [features(load_transitions(path), args.inputs) for path in args.buffers]
+    pairs = [features(load_transitions(path, args.rows), args.inputs) for path in args.buffers]
     x = torch.from_numpy(np.concatenate([p[0] for p in pairs]))
     y = torch.from_numpy(np.concatenate([p[1] for p in pairs]))
     vx, vy = (torch.from_numpy(a) for a in features(load_transitions(args.validation),
@@ -136,16 +138,44 @@ def fit(args) -> None:
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     torch.save({"inputs": args.inputs, "width": x.shape[1], "state": best_state,
                 "validation_rms_n": best, "no_change_rms_n": no_change_n,
-                "buffers": args.buffers, "validation": args.validation,
+                "buffers": args.buffers, "rows": args.rows, "validation": args.validation,
                 "seed": args.seed, "epochs": args.epochs}, args.out)
     print(f"kept the best epoch: validation RMS {best:.3f} N against 'no change' "
           f"{no_change_n:.3f} N; saved {args.out}")
 
 
-class ModelGreedy:
-    """Acts on a fitted one-step force model as the oracle acts on the exact physics:
-    tries DEPTH_STEPS_MM along the path's normal, takes the one whose predicted next
-    force lands closest to the next step's target; a change predicted above the safety
+class DepthSearch:
+    """The search the oracle makes, on a learned judge instead of the exact physics:
+    each step it tries DEPTH_STEPS_MM along the path's normal and takes the best by
+    ``judge`` (a subclass's): the change whose predicted next force lands closest to
+    the next step's target, or the one a critic values most."""
+
+    name = "depth search"
+
+    def reset(self, env) -> None:
+        self._forces: list[float] = []
+        self._actions: list[np.ndarray] = []
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        self._forces.append(float(obs[FORCE]) * FORCE_SCALE_N)
+        normal, correction = env.path_reference().normal, env.correction_m
+        candidates = np.stack([env.action_toward(correction - normal * mm / 1000.0)
+                               for mm in DEPTH_STEPS_MM])
+        cost = self.judge(obs, candidates, env)
+        if np.isfinite(cost).any():
+            action = candidates[int(np.argmin(cost))]
+        else:
+            action = env.action_toward(correction - normal * BACK_OFF_MM / 1000.0)
+        self._actions.append(np.asarray(action, dtype=np.float32))
+        return action
+
+    def judge(self, obs: np.ndarray, candidates: np.ndarray, env) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ModelGreedy(DepthSearch):
+    """Judges each depth change by a fitted one-step force model: the predicted next
+    force's distance from the next step's target; a change predicted above the safety
     limit less SAFETY_MARGIN_N is out (all out: back off BACK_OFF_MM)."""
 
     def __init__(self, path: str) -> None:
@@ -154,45 +184,66 @@ class ModelGreedy:
         self.network = make_network(saved["width"])
         self.network.load_state_dict(saved["state"])
         self.network.eval()
-        self.name = f"model-greedy ({self.inputs}, seed {saved['seed']})"
+        rows = f", first {saved['rows']} rows" if saved.get("rows") else ""
+        self.name = f"model-greedy ({self.inputs}{rows}, seed {saved['seed']})"
         self.prediction_errors_n: list[float] = []
 
     def reset(self, env) -> None:
-        self._forces: list[float] = []
-        self._actions: list[np.ndarray] = []
+        super().reset(env)
         self._expected: float | None = None
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
-        force_n = float(obs[FORCE]) * FORCE_SCALE_N
         if self._expected is not None:
-            self.prediction_errors_n.append(force_n - self._expected)
-        self._forces.append(force_n)
-        normal, correction = env.path_reference().normal, env.correction_m
-        candidates = np.stack([env.action_toward(correction - normal * mm / 1000.0)
-                               for mm in DEPTH_STEPS_MM])
+            self.prediction_errors_n.append(float(obs[FORCE]) * FORCE_SCALE_N - self._expected)
+        return super().act(obs, env)
+
+    def model_inputs(self, obs: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """One row per candidate action: as ``features`` builds them from a buffer."""
         parts = [np.repeat(obs[None, :], len(candidates), 0), candidates]
         if self.inputs == "history":
-            # the row of this step: the actions so far, and a placeholder for this one
+            # this step's row: the actions so far, and a placeholder for this one
             actions = np.array(self._actions + [np.zeros(ACT_DIM)], dtype=np.float32)
             starts = np.zeros(len(self._forces), dtype=bool)
             starts[0] = True
             row = history_features(np.asarray(self._forces), actions, starts)[-1]
             parts.append(np.repeat(row[None, :], len(candidates), 0))
+        return np.column_stack(parts).astype(np.float32)
+
+    def judge(self, obs: np.ndarray, candidates: np.ndarray, env) -> np.ndarray:
         with torch.no_grad():
-            change = self.network(torch.from_numpy(np.column_stack(parts).astype(np.float32)))
-        predicted = force_n + change.squeeze(1).numpy() * CHANGE_SCALE_N
+            change = self.network(torch.from_numpy(self.model_inputs(obs, candidates)))
+        predicted = self._forces[-1] + change.squeeze(1).numpy() * CHANGE_SCALE_N
         target_next = preview_setpoint_n(env.target_force_n, env.target_preview_n,
                                          env.dt_s, env.dt_s)
-        error = np.abs(predicted - target_next)
-        error[predicted > env.config.safety_force_limit_n - SAFETY_MARGIN_N] = np.inf
-        if np.isfinite(error).any():
-            best = int(np.argmin(error))
-            action, self._expected = candidates[best], float(predicted[best])
-        else:
-            action = env.action_toward(correction - normal * BACK_OFF_MM / 1000.0)
-            self._expected = None
-        self._actions.append(np.asarray(action, dtype=np.float32))
-        return action
+        cost = np.abs(predicted - target_next)
+        cost[predicted > env.config.safety_force_limit_n - SAFETY_MARGIN_N] = np.inf
+        best = int(np.argmin(cost))
+        self._expected = float(predicted[best]) if np.isfinite(cost[best]) else None
+        return cost
+
+
+class CriticGreedy(DepthSearch):
+    """Judges each depth change by a TD3 checkpoint's critic: the highest Q1 (the head
+    the actor is trained on) wins. It asks whether the critic holds what the force
+    model holds, whatever the actor learned."""
+
+    def __init__(self, checkpoint: str) -> None:
+        from massage_td3_ros.td3.checkpoint import load_checkpoint
+        from massage_td3_ros.td3.networks import Critic
+
+        loaded = load_checkpoint(checkpoint)
+        meta = loaded["meta"]
+        self.critic = Critic(meta["obs_dim"], meta["act_dim"],
+                             meta["config"]["td3"]["critic_hidden"])
+        self.critic.load_state_dict(loaded["agent"]["critic"])
+        self.critic.eval()
+        self.name = f"critic-greedy ({checkpoint})"
+
+    def judge(self, obs: np.ndarray, candidates: np.ndarray, env) -> np.ndarray:
+        with torch.no_grad():
+            q1 = self.critic.q1_value(torch.from_numpy(np.repeat(obs[None, :], len(candidates), 0)),
+                                      torch.from_numpy(candidates))
+        return -q1.squeeze(-1).numpy().astype(np.float64)
 
 
 def score(args) -> None:
@@ -200,7 +251,7 @@ def score(args) -> None:
     config = load_config(None).env  # TD3's own env: config/train.yaml
     cases = training_episodes(args.training_draws) if args.training_draws else \
         heldout_episodes(config)
-    controller = ModelGreedy(args.model)
+    controller = ModelGreedy(args.model) if args.model else CriticGreedy(args.critic)
     env = MassageEnv(config)
     start = time.perf_counter()
     try:
@@ -208,27 +259,30 @@ def score(args) -> None:
     finally:
         env.close()
     seconds = time.perf_counter() - start
-    errors = np.asarray(controller.prediction_errors_n)
+    errors = np.asarray(getattr(controller, "prediction_errors_n", []))
     over = [f"{case.seed} {case.case}" for case, episode in zip(cases, result["episodes"],
                                                                 strict=True)
             if episode["metrics"]["over_force_steps"] > 0]
     print(f"{cpu_label()}; {controller.name} on {len(cases)} "
           f"{'training' if args.training_draws else 'held-out'} episodes in {seconds:.0f} s; "
           f"over-force in {', '.join(over) or 'none'}")
-    print(f"error of the chosen change's predicted next force over {errors.size} steps: "
-          f"RMS {np.sqrt(np.mean(errors ** 2)):.3f} N, mean {errors.mean():+.3f} N\n")
+    if errors.size:
+        print(f"error of the chosen change's predicted next force over {errors.size} steps: "
+              f"RMS {np.sqrt(np.mean(errors ** 2)):.3f} N, mean {errors.mean():+.3f} N")
+    print()
     print(markdown_table([(controller.name, result["aggregate"])], METRICS))
     if args.json:
         episodes = [{"case": f"{case.seed} {case.case}", "metrics": episode["metrics"]}
                     for case, episode in zip(cases, result["episodes"], strict=True)]
         with open(args.json, "w") as handle:
-            json.dump({"cpu": cpu_label(), "model": args.model,
+            json.dump({"cpu": cpu_label(), "model": args.model, "critic": args.critic,
                        "depth_steps_mm": DEPTH_STEPS_MM.tolist(),
                        "results": {controller.name: {
                            "aggregate": result["aggregate"], "by_region": result["by_region"],
                            "by_profile": result["by_profile"], "seconds": seconds,
                            "over_force_episodes": over,
-                           "prediction_rms_n": float(np.sqrt(np.mean(errors ** 2))),
+                           "prediction_rms_n": (float(np.sqrt(np.mean(errors ** 2)))
+                                                if errors.size else None),
                            "episodes": episodes}}}, handle, indent=1, default=float)
 
 
@@ -239,6 +293,8 @@ def main() -> None:
     fitting.add_argument("--buffers", nargs="+", required=True, help="training buffers (.npz)")
     fitting.add_argument("--validation", required=True, help="a validation buffer (.npz)")
     fitting.add_argument("--inputs", choices=("obs", "history"), default="obs")
+    fitting.add_argument("--rows", type=int, default=None,
+                         help="only the first N rows of each training buffer")
     fitting.add_argument("--seed", type=int, default=0)
     fitting.add_argument("--epochs", type=int, default=30)
     fitting.add_argument("--batch", type=int, default=512)
@@ -246,7 +302,9 @@ def main() -> None:
     fitting.add_argument("--threads", type=int, default=1)
     fitting.add_argument("--out", required=True, help="where the fitted model goes (.pt)")
     scoring = commands.add_parser("score", help="model-greedy on the held-out suite")
-    scoring.add_argument("--model", required=True, help="a model from fit")
+    judge = scoring.add_mutually_exclusive_group(required=True)
+    judge.add_argument("--model", help="model-greedy on a model from fit")
+    judge.add_argument("--critic", help="critic-greedy on a TD3 checkpoint's critic")
     scoring.add_argument("--training-draws", type=int, default=None, metavar="N",
                          help="the first N training draws of seed 0 instead (a code check)")
     scoring.add_argument("--json", default=None, help="also write the results here")
