@@ -237,3 +237,48 @@ def test_smoothness_terms_lower_the_action_differences_they_penalise():
     for _ in range(200):
         agent.train(batch)
     assert gap() < 0.2 * before, (before, gap())
+
+
+def test_reward_model_learns_the_reward_and_pulls_the_actor_up_it():
+    # Rewards rise with the first action entry. The reward model fits them over the
+    # critic-only updates; then, with the critic zeroed (its Q gradient nearly 0), the one
+    # actor update moves the actor up the model's slope.
+    config = TD3Config(actor_hidden=(16,), critic_hidden=(16,), precision="float32",
+                       policy_freq=200, lr_critic=3e-3, lr_actor=1e-2,
+                       reward_model_weight=10.0)
+    batch = random_batch(seed=5, size=64)
+    batch = Batch(batch.obs, batch.action, batch.action[:, :1].clone(), batch.next_obs,
+                  batch.terminated)
+    torch.manual_seed(2)
+    agent = TD3(3, 2, config)
+    for _ in range(config.policy_freq - 1):
+        losses = agent.train(batch)
+    assert "actor_loss" not in losses and losses["reward_model_loss"] < 0.01
+    with torch.no_grad():
+        for p in agent.critic.parameters():
+            p.zero_()
+        before = agent.actor(batch.obs)[:, 0].clone()
+    assert "actor_loss" in agent.train(batch)
+    with torch.no_grad():
+        after = agent.actor(batch.obs)[:, 0]
+    assert (after - before).mean() > 0.02, (after - before).mean()
+    assert TD3(3, 2, SMALL).reward_model is None   # off by default: no model, no loss
+    assert "reward_model_loss" not in TD3(3, 2, SMALL).train(random_batch())
+
+
+def test_reward_model_is_saved_and_a_mismatch_is_refused():
+    config = TD3Config(**{**SMALL.__dict__, "reward_model_weight": 5.0})
+    agent = TD3(3, 2, config)
+    for i in range(4):
+        agent.train(random_batch(seed=i))
+    other = TD3(3, 2, config)
+    other.load_state_dict(agent.state_dict())
+    for a, b in zip(agent.reward_model.parameters(), other.reward_model.parameters(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert other.reward_model_optimizer.state_dict()["state"].keys() == \
+        agent.reward_model_optimizer.state_dict()["state"].keys()
+    with pytest.raises(ValueError, match="has a? ?reward model|has no reward model"):
+        TD3(3, 2, SMALL).load_state_dict(agent.state_dict())
+    with pytest.raises(ValueError, match="reward_model_weight"):
+        other.load_state_dict(TD3(3, 2, SMALL).state_dict())

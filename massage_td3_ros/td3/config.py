@@ -36,6 +36,12 @@ class TD3Config:
         "at s and at s plus Gaussian noise of std smooth_sigma (0: off).", 0.0, 100.0)
     smooth_sigma: float = param(0.05, "Std of the observation noise of the spatial term, "
                                 "in observation units.", 0.0, 10.0)
+    # A learned one-step reward in the actor's objective (issue 14, PROTOCOL.md session
+    # 23): off by default, as in the paper's TD3.
+    reward_model_weight: float = param(
+        0.0, "Weight w of a learned reward model R(s, a) in the actor's objective, "
+        "Q1(s, pi(s)) + w R(s, pi(s)); R is fitted to the batch's rewards at every critic "
+        "update (0: off, no model).", 0.0, 1000.0)
     device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
     precision: str = param(
         "auto", "Matrix products of the update: bfloat16 (autocast; weights, optimiser "
