@@ -310,12 +310,11 @@ class TD3:
         A state saved with the earlier two-MLP critic loads too: its critic weights (by
         the critic's load hook) and its critic optimiser's moments become the stacked ones.
         """
-        if ("reward_model" in state) != (self.reward_model is not None):
-            raise ValueError(
-                "the saved agent " + ("has" if "reward_model" in state else "has no")
-                + " reward model, this one " + ("has" if self.reward_model is not None
-                                                  else "has none")
-                + " (td3.reward_model_weight must be > 0 in both or in neither)")
+        saved, here = "reward_model" in state, self.reward_model is not None
+        if saved != here:
+            raise ValueError(f"the saved agent {'has a' if saved else 'has no'} reward model "
+                             f"and this one {'has one' if here else 'has none'} "
+                             "(td3.reward_model_weight must be > 0 in both or in neither)")
         if any(key.startswith("q1.") for key in state["critic"]):
             state = dict(state, critic_optimizer=convert_two_mlp_optimizer_state(
                 state["critic_optimizer"], self.critic))
