@@ -262,23 +262,70 @@ def test_reward_model_learns_the_reward_and_pulls_the_actor_up_it():
     with torch.no_grad():
         after = agent.actor(batch.obs)[:, 0]
     assert (after - before).mean() > 0.02, (after - before).mean()
-    assert TD3(3, 2, SMALL).reward_model is None   # off by default: no model, no loss
+    assert TD3(3, 2, SMALL).one_step_models == []  # off by default: no model, no loss
     assert "reward_model_loss" not in TD3(3, 2, SMALL).train(random_batch())
 
 
-def test_reward_model_is_saved_and_a_mismatch_is_refused():
-    config = TD3Config(**{**SMALL.__dict__, "reward_model_weight": 5.0})
+def test_tracking_model_learns_the_entry_change_and_pulls_the_actor_to_zero_error():
+    # The tracked entry (obs[2], an error) changes by the first action entry: the next
+    # error is obs[2] + a[0]. The model fits that over the critic-only updates; then,
+    # with the critic zeroed, the actor update moves a[0] towards -obs[2] (the action
+    # that brings the predicted next error to 0), so the predicted error shrinks.
+    config = TD3Config(actor_hidden=(16,), critic_hidden=(16,), precision="float32",
+                       policy_freq=300, lr_critic=3e-3, lr_actor=1e-2,
+                       tracking_model_weight=30.0, tracking_entry=2)
+    batch = random_batch(seed=6, size=128)
+    obs = batch.obs.clone()
+    obs[:, 2] = obs[:, 2].clamp(-0.9, 0.9)
+    next_obs = batch.next_obs.clone()
+    next_obs[:, 2] = obs[:, 2] + batch.action[:, 0]
+    batch = Batch(obs, batch.action, batch.reward, next_obs, batch.terminated)
+    torch.manual_seed(3)
+    agent = TD3(3, 2, config)
+    for _ in range(config.policy_freq - 1):
+        losses = agent.train(batch)
+    assert "actor_loss" not in losses and losses["tracking_model_loss"] < 0.01
+    with torch.no_grad():
+        for p in agent.critic.parameters():
+            p.zero_()
+        before = (obs[:, 2] + agent.actor(obs)[:, 0]).square().mean()
+    assert "actor_loss" in agent.train(batch)
+    with torch.no_grad():
+        after = (obs[:, 2] + agent.actor(obs)[:, 0]).square().mean()
+    assert after < 0.9 * before, (before, after)
+
+
+def test_tracking_entry_must_index_the_observation():
+    with pytest.raises(ValueError, match="tracking_entry is -1"):
+        TD3(3, 2, TD3Config(tracking_model_weight=1.0))
+    with pytest.raises(ValueError, match="0-2"):
+        TD3(3, 2, TD3Config(tracking_model_weight=1.0, tracking_entry=3))
+
+
+def test_the_documented_tracking_entry_is_the_force_error():
+    from massage_td3_ros.env.observation import observation_slices
+    index = observation_slices()["force_error"].start
+    assert f"force error is entry {index}" in TD3Config.__dataclass_fields__[
+        "tracking_entry"].metadata["description"]
+
+
+@pytest.mark.parametrize(("key", "options"), [
+    ("reward_model", {"reward_model_weight": 5.0}),
+    ("tracking_model", {"tracking_model_weight": 5.0, "tracking_entry": 1})])
+def test_one_step_model_is_saved_and_a_mismatch_is_refused(key, options):
+    config = TD3Config(**{**SMALL.__dict__, **options})
     agent = TD3(3, 2, config)
     for i in range(4):
         agent.train(random_batch(seed=i))
     other = TD3(3, 2, config)
     other.load_state_dict(agent.state_dict())
-    for a, b in zip(agent.reward_model.parameters(), other.reward_model.parameters(),
-                    strict=True):
+    mine, theirs = agent.model(key), other.model(key)
+    for a, b in zip(mine.network.parameters(), theirs.network.parameters(), strict=True):
         assert torch.equal(a, b)
-    assert other.reward_model_optimizer.state_dict()["state"].keys() == \
-        agent.reward_model_optimizer.state_dict()["state"].keys()
-    with pytest.raises(ValueError, match="has a? ?reward model|has no reward model"):
+    assert theirs.optimizer.state_dict()["state"].keys() == \
+        mine.optimizer.state_dict()["state"].keys()
+    name = key.replace("_", " ")
+    with pytest.raises(ValueError, match=f"has a {name} and this one has none"):
         TD3(3, 2, SMALL).load_state_dict(agent.state_dict())
-    with pytest.raises(ValueError, match="reward_model_weight"):
+    with pytest.raises(ValueError, match=next(iter(options))):
         other.load_state_dict(TD3(3, 2, SMALL).state_dict())

@@ -43,25 +43,29 @@ def train_both(agents, batch_list):
     return [history[id(agent)] for agent in agents]
 
 
-@pytest.mark.parametrize(("smoothness", "reward_weight"), [(0.0, 0.0), (0.7, 0.0), (0.0, 10.0)],
-                         ids=["plain", "caps", "reward-model"])
-def test_manual_update_equals_autograd_in_float32(smoothness, reward_weight):
+@pytest.mark.parametrize(("smoothness", "models"),
+                         [(0.0, {}), (0.7, {}),
+                          (0.0, {"reward_model_weight": 10.0}),
+                          (0.0, {"tracking_model_weight": 30.0, "tracking_entry": 3})],
+                         ids=["plain", "caps", "reward-model", "tracking-model"])
+def test_manual_update_equals_autograd_in_float32(smoothness, models):
     """Several updates (critic-only and with actor, soft updates, terminal rows, the
-    CAPS terms, the reward model's term): the same losses and weights as autograd's."""
+    CAPS terms, a one-step model's term): the same losses and weights as autograd's."""
     config = TD3Config(actor_hidden=(24, 16), critic_hidden=(20, 12), precision="float32",
-                       smooth_temporal=smoothness, smooth_spatial=smoothness,
-                       reward_model_weight=reward_weight)
+                       smooth_temporal=smoothness, smooth_spatial=smoothness, **models)
     by_hand, reference = twin_agents(config)
     got, want = train_both((by_hand, reference), batches(6))
     for mine, theirs in zip(got, want, strict=True):
         assert mine.keys() == theirs.keys()
         for key in mine:
             assert mine[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), key
-    names = ("actor", "critic", "actor_target", "critic_target") + \
-        (("reward_model",) if reward_weight else ())
-    for name in names:
-        for a, b in zip(getattr(by_hand, name).parameters(),
-                        getattr(reference, name).parameters(), strict=True):
+    pairs = [(getattr(by_hand, name), getattr(reference, name))
+             for name in ("actor", "critic", "actor_target", "critic_target")]
+    pairs += [(mine.network, theirs.network) for mine, theirs
+              in zip(by_hand.one_step_models, reference.one_step_models, strict=True)]
+    assert len(pairs) == 4 + len(models) - ("tracking_entry" in models)
+    for mine, theirs in pairs:
+        for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 

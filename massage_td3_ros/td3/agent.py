@@ -7,8 +7,8 @@ Adam stepped without torch's per-call bookkeeping (td3/optim.py), the soft targe
 as one foreach lerp per network, and (td3.backprop: manual, the default) gradients
 written out by hand instead of autograd's (td3/gradients.py; the autograd form is kept,
 readable and checked against). Optional action smoothness terms in the actor loss (CAPS,
-Mysore et al. 2021; td3.smooth_*), and an optional learned one-step reward in it
-(td3.reward_model_weight), both off by default.
+Mysore et al. 2021; td3.smooth_*), and optional learned one-step models in it (a reward
+model, a tracking model: td3/one_step_models.py), all off by default.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from massage_td3_ros.td3.networks import (
     Actor,
     Critic,
     convert_two_mlp_optimizer_state,
-    mlp,
 )
+from massage_td3_ros.td3.one_step_models import ALL_MODELS, OneStepModel, one_step_models
 from massage_td3_ros.td3.optim import adam, step_adam
 from massage_td3_ros.td3.replay_buffer import Batch
 
@@ -46,9 +46,6 @@ def use_torch_threads(threads: int) -> None:
     """``torch.set_num_threads(threads)`` (td3.torch_threads); 0 leaves torch's default."""
     if threads > 0:
         torch.set_num_threads(threads)
-
-
-REWARD_MODEL_HIDDEN = (256, 256)  # the reward model's hidden layers (td3.reward_model_weight)
 
 
 @torch.no_grad()
@@ -108,13 +105,8 @@ class TD3:
         self.actor_optimizer = adam(self.actor_params, cfg.lr_actor, self.device)
         self.critic_optimizer = adam(self.critic.parameters(), cfg.lr_critic, self.device)
         self.matmul_dtype = matmul_dtype(cfg.precision, self.device)
-        # R(s, a), fitted to rewards: its action gradient says which way the next step's
-        # reward rises, which the critic's bootstrapped values blur (PROTOCOL.md, session 23).
-        self.reward_model = None
-        if cfg.reward_model_weight > 0.0:
-            self.reward_model = mlp(obs_dim + act_dim, REWARD_MODEL_HIDDEN, 1).to(self.device)
-            self.reward_model_optimizer = adam(self.reward_model.parameters(), cfg.lr_critic,
-                                               self.device)
+        self.one_step_models: list[OneStepModel] = one_step_models(cfg, obs_dim, act_dim,
+                                                                   self.device)
         self.critic_updates = 0
         self.actor_updates = 0
         # The target networks in the matmul dtype (manual backprop): they change only
@@ -138,8 +130,8 @@ class TD3:
         step_adam(self.critic_optimizer)
         self.critic_updates += 1
         losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
-        if self.reward_model is not None:
-            losses["reward_model_loss"] = self._fit_reward_model(batch).item()
+        for model in self.one_step_models:
+            losses[f"{model.key}_loss"] = model.fit(batch).item()
 
         if self.critic_updates % cfg.policy_freq == 0:
             actor_loss = (self._actor_grads_manual if manual else self._actor_grads)(batch)
@@ -171,30 +163,23 @@ class TD3:
         critic_loss.backward()
         return critic_loss.detach(), q1.detach()
 
-    def _fit_reward_model(self, batch: Batch) -> torch.Tensor:
-        """One Adam step of R(s, a) towards the batch's rewards (float32); the loss."""
-        prediction = self.reward_model(torch.cat([batch.obs, batch.action], dim=1))
-        loss = functional.mse_loss(prediction, batch.reward)
-        self.reward_model_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        step_adam(self.reward_model_optimizer)
-        return loss.detach()
+    def model(self, key: str) -> OneStepModel | None:
+        """The one-step model named ``key`` ("reward_model", "tracking_model"), if on."""
+        return next((m for m in self.one_step_models if m.key == key), None)
 
-    def _reward_term(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """-w * mean R(s, a): the reward model's part of the actor loss (0.0 when off)."""
-        if self.reward_model is None:
-            return torch.zeros(())
-        value = self.reward_model(torch.cat([obs, action.float()], dim=1))
-        return -self.config.reward_model_weight * value.mean()
+    def _model_terms(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The one-step models' part of the actor loss (0.0 when none is on)."""
+        return sum((m.actor_term(obs, action) for m in self.one_step_models),
+                   torch.zeros(()))
 
     def _actor_grads(self, batch: Batch) -> torch.Tensor:
-        """Autograd: the actor's gradients of -Q1(s, pi(s)) (+ smoothness, + the reward
-        model's term); the loss."""
+        """Autograd: the actor's gradients of -Q1(s, pi(s)) (+ smoothness, + the one-step
+        models' terms); the loss."""
         with self._matmuls():
             action = self.actor(batch.obs)
             q_actor = self.critic.q1_value(batch.obs, action)
         actor_loss = (-q_actor.float().mean() + self._smoothness_loss(batch, action)
-                      + self._reward_term(batch.obs, action))
+                      + self._model_terms(batch.obs, action))
         self.actor_optimizer.zero_grad(set_to_none=True)
         # Gradients for the actor only: the critic's from this loss would be dropped
         # (zero_grad before the next critic backward), so they are not computed.
@@ -248,13 +233,13 @@ class TD3:
                                  param_grads=False, input_grad=True)
         action_grads = torch.zeros_like(actions)
         action_grads[:rows] = input_grad[0, :, self.obs_dim:]
-        if self.reward_model is not None:   # a small network: autograd for its input grad
+        if self.one_step_models:   # small networks: autograd for their input grad
             with torch.enable_grad():
                 taken = actions[:rows].detach().float().requires_grad_(True)
-                term = self._reward_term(batch.obs, taken)
-                (reward_grad,) = torch.autograd.grad(term, taken)
+                term = self._model_terms(batch.obs, taken)
+                (model_grad,) = torch.autograd.grad(term, taken)
             actor_loss = actor_loss + term.detach()
-            action_grads[:rows] += reward_grad.to(action_grads.dtype)
+            action_grads[:rows] += model_grad.to(action_grads.dtype)
         weights = [weight for weight in (cfg.smooth_temporal, cfg.smooth_spatial) if weight > 0]
         for k, weight in enumerate(weights, start=1):
             other = slice(k * rows, (k + 1) * rows)
@@ -288,7 +273,7 @@ class TD3:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training: networks, targets, optimisers, counters
-        (and the reward model with its optimiser, when there is one)."""
+        (and each one-step model with its optimiser, when on)."""
         state = {
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
@@ -299,9 +284,9 @@ class TD3:
             "critic_updates": self.critic_updates,
             "actor_updates": self.actor_updates,
         }
-        if self.reward_model is not None:
-            state["reward_model"] = self.reward_model.state_dict()
-            state["reward_model_optimizer"] = self.reward_model_optimizer.state_dict()
+        for model in self.one_step_models:
+            state[model.key] = model.network.state_dict()
+            state[f"{model.key}_optimizer"] = model.optimizer.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -310,11 +295,14 @@ class TD3:
         A state saved with the earlier two-MLP critic loads too: its critic weights (by
         the critic's load hook) and its critic optimiser's moments become the stacked ones.
         """
-        saved, here = "reward_model" in state, self.reward_model is not None
-        if saved != here:
-            raise ValueError(f"the saved agent {'has a' if saved else 'has no'} reward model "
-                             f"and this one {'has one' if here else 'has none'} "
-                             "(td3.reward_model_weight must be > 0 in both or in neither)")
+        for kind in ALL_MODELS:
+            saved, here = kind.key in state, self.model(kind.key) is not None
+            if saved != here:
+                name = kind.key.replace("_", " ")
+                raise ValueError(f"the saved agent {'has a' if saved else 'has no'} {name} "
+                                 f"and this one {'has one' if here else 'has none'} "
+                                 f"(td3.{kind.weight_option} must be > 0 in both or in "
+                                 "neither)")
         if any(key.startswith("q1.") for key in state["critic"]):
             state = dict(state, critic_optimizer=convert_two_mlp_optimizer_state(
                 state["critic_optimizer"], self.critic))
@@ -324,9 +312,9 @@ class TD3:
         self.critic_target.load_state_dict(state["critic_target"])
         optimizers = [(self.actor_optimizer, "actor_optimizer"),
                       (self.critic_optimizer, "critic_optimizer")]
-        if self.reward_model is not None:
-            self.reward_model.load_state_dict(state["reward_model"])
-            optimizers.append((self.reward_model_optimizer, "reward_model_optimizer"))
+        for model in self.one_step_models:
+            model.network.load_state_dict(state[model.key])
+            optimizers.append((model.optimizer, f"{model.key}_optimizer"))
         for optimizer, key in optimizers:
             # A saved optimiser brings its own kernel choice; keep this one's (same maths).
             kernels = [{k: group.get(k) for k in ("fused", "foreach")}

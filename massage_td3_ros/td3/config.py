@@ -42,6 +42,17 @@ class TD3Config:
         0.0, "Weight w of a learned reward model R(s, a) in the actor's objective, "
         "Q1(s, pi(s)) + w R(s, pi(s)); R is fitted to the batch's rewards at every critic "
         "update (0: off, no model).", 0.0, 1000.0)
+    # A learned tracking model in the actor's objective (PROTOCOL.md session 24): off by
+    # default. The tracked entry is an index, so the agent stays env-agnostic.
+    tracking_model_weight: float = param(
+        0.0, "Weight w of a learned tracking model M(s, a) in the actor's loss, w mean "
+        "(s[e] + M(s, pi(s)))^2: M is fitted at every critic update to the change of "
+        "observation entry e (td3.tracking_entry) from s to s', so the actor drives that "
+        "entry's predicted next value towards 0 (0: off, no model).", 0.0, 1000.0)
+    tracking_entry: int = param(
+        -1, "Index e of the observation entry the tracking model predicts: an error that "
+        "is 0 at the goal (in this package's observation the force error is entry 49); "
+        "-1: none, allowed only while td3.tracking_model_weight is 0.", -1, 100000)
     device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
     precision: str = param(
         "auto", "Matrix products of the update: bfloat16 (autocast; weights, optimiser "
