@@ -1,4 +1,4 @@
-"""TD3 started from a teacher's demonstrations: the one-step oracle on training draws.
+"""TD3 started from a teacher's demonstrations on training draws (the one-step oracle).
 
 An experiment for issue 14 (protocol: results/heldout/PROTOCOL.md, session 22). The
 one-step oracle of force_floor.py tracks the pressure far closer than TD3 learns to
@@ -8,7 +8,9 @@ space and env (config/train.yaml), fill the start of the replay buffer, the acto
 cloned from them and the critics evaluate that clone, and plain TD3 goes on online from
 there, acting on its own observation alone. The demonstrations count as env steps of
 the budget (they are transitions of the env), though each cost the oracle some 20
-trial steps of the simulation.
+trial steps of the simulation. With ``demos --model M.pt`` the teacher is model-greedy
+on a fitted force model instead (force_model.py; session 24), which reads only the
+observation, so a policy can in principle copy it.
 
     # 1. demonstrations from training draws of a seed stream no run uses (default 100)
     .venv/bin/python benchmarks/teacher.py demos --transitions 30000 --jobs 2 \\
@@ -53,11 +55,21 @@ FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
 EPISODES_PER_JOB = 4
 
 
-def demo_episodes(overrides: list[str], stream: int, first: int, count: int) -> dict:
-    """The oracle's transitions on training episodes first..first+count-1 of ``stream``."""
+def make_teacher(model: str | None):
+    """The one-step oracle, or model-greedy on a fitted force model (force_model.py),
+    which reads only the observation (PROTOCOL.md, session 24)."""
+    if model is None:
+        return OneStepOracle()
+    from force_model import ModelGreedy
+    return ModelGreedy(model)
+
+
+def demo_episodes(overrides: list[str], stream: int, first: int, count: int,
+                  model: str | None = None) -> dict:
+    """The teacher's transitions on training episodes first..first+count-1 of ``stream``."""
     config = load_config(None, overrides)
     env = make_env(MASSAGE_ENV_ID, config)
-    oracle = OneStepOracle()
+    oracle = make_teacher(model)
     rows: dict[str, list] = {name: [] for name in FIELDS}
     episodes = []
     try:
@@ -92,7 +104,8 @@ def make_demos(args: argparse.Namespace) -> None:
         while sum(len(p["arrays"]["reward"]) for p in parts) < args.transitions:
             firsts = [first + k * EPISODES_PER_JOB for k in range(args.jobs)]
             parts += pool.map(demo_episodes, [args.overrides] * args.jobs,
-                              [args.stream] * args.jobs, firsts, [EPISODES_PER_JOB] * args.jobs)
+                              [args.stream] * args.jobs, firsts, [EPISODES_PER_JOB] * args.jobs,
+                              [args.model] * args.jobs)
             first += args.jobs * EPISODES_PER_JOB
             LOG.info("%d transitions after %.0f s", sum(len(p["arrays"]["reward"]) for p in parts),
                      time.perf_counter() - start)
@@ -100,9 +113,11 @@ def make_demos(args: argparse.Namespace) -> None:
               for name in FIELDS}
     episodes = [e for p in parts for e in p["episodes"]]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **arrays, stream=args.stream, overrides=np.array(args.overrides, dtype=str))
+    np.savez(args.out, **arrays, stream=args.stream, overrides=np.array(args.overrides, dtype=str),
+             teacher=np.array(args.model or "one-step oracle"))
     rms = [e["rms_force_error_n"] for e in episodes]
-    print(f"{cpu_label()}; {len(episodes)} oracle episodes of training stream {args.stream} "
+    teacher = make_teacher(args.model).name
+    print(f"{cpu_label()}; {len(episodes)} {teacher} episodes of training stream {args.stream} "
           f"in {time.perf_counter() - start:.0f} s; kept the first {len(arrays['reward'])} "
           f"transitions in {args.out}; episode RMS force error median {np.median(rms):.2f} N, "
           f"{sum(e['over_force'] for e in episodes)} over-force episodes")
@@ -182,6 +197,9 @@ def main() -> None:
                        help="seed of the training-draw stream (no TD3 run uses 100)")
     demos.add_argument("--jobs", type=int, default=2)
     demos.add_argument("--out", default="runs/teacher/demos.npz")
+    demos.add_argument("--model", default=None,
+                       help="teach with model-greedy on this fitted force model "
+                       "(force_model.py fit) instead of the one-step oracle")
     add_overrides(demos, "a config value of the env the oracle acts in")
     start = commands.add_parser("pretrain", help="seed runs from the demonstrations")
     start.add_argument("--demos", default="runs/teacher/demos.npz")
