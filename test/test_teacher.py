@@ -70,3 +70,24 @@ def test_start_holds_the_demonstrations_and_imitates_them(teacher, demos, tmp_pa
         assert cloned_error < 0.5 * torch.mean((fresh(obs) - wanted) ** 2)
     with pytest.raises(SystemExit, match="already holds a run"):
         teacher.pretrain_seed(config, arrays, 3, run_dir, updates=1)
+
+
+def test_model_greedy_teaches_on_the_same_episodes(teacher, demos, tmp_path):
+    """demos --model: model-greedy on a fitted force model acts instead of the oracle,
+    on the same training episodes (the same first observation, other actions)."""
+    force_model = load_benchmark("force_model")
+    arrays = demos["arrays"]
+    buffer = tmp_path / "oracle.npz"
+    np.savez(buffer, obs=arrays["obs"], action=arrays["action"], next_obs=arrays["next_obs"],
+             ptr=np.int64(len(arrays["obs"])))
+    model = tmp_path / "model.pt"
+    force_model.fit(argparse.Namespace(
+        buffers=[str(buffer)], validation=str(buffer), inputs="obs", seed=0, epochs=5,
+        batch=16, lr=1e-3, threads=1, out=str(model), rows=None))
+    taught = teacher.demo_episodes(SHORT, stream=100, first=0, count=1, model=str(model))
+    mine = taught["arrays"]
+    np.testing.assert_array_equal(mine["obs"][0], arrays["obs"][0])
+    assert not np.array_equal(mine["action"], arrays["action"][:len(mine["action"])])
+    for i in range(len(mine["reward"]) - 1):
+        np.testing.assert_array_equal(mine["next_obs"][i], mine["obs"][i + 1])
+    assert teacher.make_teacher(str(model)).name.startswith("model-greedy")
