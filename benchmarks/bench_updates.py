@@ -14,7 +14,10 @@ Rows, each at every thread count given:
 - reference: a plain PyTorch TD3 written here, the textbook update (two separate
   critic MLPs, two Adam optimisers, float32, a Python loop for the soft updates; it
   stands in for Stable-Baselines3's, which measured within 4 % of this project's
-  earlier update).
+  earlier update);
+- tracking, tracking-autograd: fast and autograd with the learned tracking model on
+  (td3.tracking_model_weight 30 on the force error, issue 14), its passes written out
+  or through autograd.
 Each update is one batch sample from a replay buffer of random transitions plus the
 update. Also printed: the CPU and its bfloat16 features, the machine's matmul rate
 for the update's typical product (256x400 @ 400x300) in float32 and bfloat16, and the
@@ -37,6 +40,7 @@ from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.cpu import cpu_info, cpu_label
 from massage_td3_ros.td3.networks import Actor, mlp
+from massage_td3_ros.td3.one_step_models import HIDDEN
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
 
 # --quick: tiny counts (a smoke test, not a figure); bench.py --quick uses them too.
@@ -110,8 +114,10 @@ def update_flops(obs_dim: int, act_dim: int, config: TD3Config) -> float:
         return sum(2.0 * batch * a * b for a, b in zip(widths[:-1], widths[1:]))
     actor = mlp(obs_dim, act_dim, config.actor_hidden)
     q_net = mlp(obs_dim + act_dim, 1, config.critic_hidden)
-    critic_step = actor + 2 * q_net + 3 * 2 * q_net       # targets; twin Q fwd + bwd
-    actor_step = 3 * actor + 3 * q_net                    # actor and Q1 fwd + bwd
+    models = (config.reward_model_weight > 0) + (config.tracking_model_weight > 0)
+    model = models * mlp(obs_dim + act_dim, 1, HIDDEN)
+    critic_step = actor + 2 * q_net + 3 * 2 * q_net + 3 * model  # + the models' fit
+    actor_step = 3 * actor + 3 * q_net + 2 * model        # the models: fwd + input grad
     return critic_step + actor_step / config.policy_freq
 
 
@@ -138,17 +144,26 @@ def filled_buffer(obs_dim: int, act_dim: int, rows: int) -> ReplayBuffer:
     return buffer
 
 
-KINDS = ("fast", "autograd", "float32", "reference")
+KINDS = ("fast", "autograd", "float32", "reference", "tracking", "tracking-autograd")
+
+
+def kind_config(kind: str) -> TD3Config:
+    """The TD3Config of each row (see the module docstring)."""
+    from massage_td3_ros.env.observation import observation_slices
+    tracking = {"tracking_model_weight": 30.0,
+                "tracking_entry": observation_slices()["force_error"].start}
+    return {"fast": TD3Config(), "autograd": TD3Config(backprop="autograd"),
+            "float32": TD3Config(precision="float32"),
+            "reference": TD3Config(precision="float32"),
+            "tracking": TD3Config(**tracking),
+            "tracking-autograd": TD3Config(backprop="autograd", **tracking)}[kind]
 
 
 def make_learner(kind: str, obs_dim: int, act_dim: int):
-    """fast (the default config), autograd (the same through torch.autograd), float32
-    (the project's code in float32) or reference."""
+    """One of KINDS; obs_dim must be the env's for the tracking rows."""
     if kind == "reference":
-        return ReferenceTD3(obs_dim, act_dim, TD3Config(precision="float32"))
-    if kind == "autograd":
-        return TD3(obs_dim, act_dim, TD3Config(backprop="autograd"))
-    return TD3(obs_dim, act_dim, TD3Config(precision="auto" if kind == "fast" else "float32"))
+        return ReferenceTD3(obs_dim, act_dim, kind_config(kind))
+    return TD3(obs_dim, act_dim, kind_config(kind))
 
 
 def updates_per_second(updates: int = 600, obs_dim: int | None = None, act_dim: int = 3,
@@ -204,15 +219,15 @@ def main() -> None:
     obs_dim = args.obs_dim or OBS_DIM
     counts = QUICK if args.quick else {"updates": args.updates}
     config = TD3Config()
-    flops = update_flops(obs_dim, args.act_dim, config)
+    flops = {kind: update_flops(obs_dim, args.act_dim, kind_config(kind)) for kind in KINDS}
     info = cpu_info()
     fast_dtype = TD3(obs_dim, args.act_dim, config).matmul_dtype
     print(f"CPU: {cpu_label()}; features: {', '.join(info['flags']) or 'none reported'}")
     print(f"torch {torch.__version__}; TD3 {config.actor_hidden}/{config.critic_hidden}, "
           f"batch {config.batch_size}, obs {obs_dim}, act {args.act_dim}: "
-          f"{flops / 1e9:.2f} GFLOP per update; fast path matmuls in "
+          f"{flops['fast'] / 1e9:.2f} GFLOP per update; fast path matmuls in "
           f"{str(fast_dtype).replace('torch.', '')}")
-    report = {"cpu": info, "torch": torch.__version__, "gflop_per_update": flops / 1e9,
+    report = {"cpu": info, "torch": torch.__version__, "gflop_per_update": flops["fast"] / 1e9,
               "fast_matmul_dtype": str(fast_dtype), "rows": []}
     print("| threads | matmul fp32 GFLOP/s | matmul bf16 GFLOP/s | row | updates/s | "
           "ms/update | x reference | achieved GFLOP/s | of its dtype's matmul rate |")
@@ -231,8 +246,8 @@ def main() -> None:
                     obs_dim=obs_dim, act_dim=args.act_dim, kind=kind, **counts)["updates_per_s"])
         rates = {kind: float(np.median(values)) for kind, values in samples.items()}
         for kind in KINDS:
-            dtype = fast_dtype if kind in ("fast", "autograd") else torch.float32
-            achieved = rates[kind] * flops / 1e9
+            dtype = torch.float32 if kind in ("float32", "reference") else fast_dtype
+            achieved = rates[kind] * flops[kind] / 1e9
             row = {"threads": threads, "kind": kind, "updates_per_s": rates[kind],
                    "rounds": samples[kind],
                    "speedup_vs_reference": rates[kind] / rates["reference"],

@@ -131,7 +131,7 @@ class TD3:
         self.critic_updates += 1
         losses = {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item()}
         for model in self.one_step_models:
-            losses[f"{model.key}_loss"] = model.fit(batch).item()
+            losses[f"{model.key}_loss"] = model.fit(batch, manual).item()
 
         if self.critic_updates % cfg.policy_freq == 0:
             actor_loss = (self._actor_grads_manual if manual else self._actor_grads)(batch)
@@ -233,12 +233,9 @@ class TD3:
                                  param_grads=False, input_grad=True)
         action_grads = torch.zeros_like(actions)
         action_grads[:rows] = input_grad[0, :, self.obs_dim:]
-        if self.one_step_models:   # small networks: autograd for their input grad
-            with torch.enable_grad():
-                taken = actions[:rows].detach().float().requires_grad_(True)
-                term = self._model_terms(batch.obs, taken)
-                (model_grad,) = torch.autograd.grad(term, taken)
-            actor_loss = actor_loss + term.detach()
+        for model in self.one_step_models:
+            term, model_grad = model.actor_term_manual(batch.obs, actions[:rows])
+            actor_loss = actor_loss + term
             action_grads[:rows] += model_grad.to(action_grads.dtype)
         weights = [weight for weight in (cfg.smooth_temporal, cfg.smooth_spatial) if weight > 0]
         for k, weight in enumerate(weights, start=1):

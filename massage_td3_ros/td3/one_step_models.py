@@ -13,7 +13,10 @@ one quantity of the batch's transitions at every critic update, with its own Ada
   predicted next error squared, whose minimum is the action a one-step search over
   that model would take.
 
-They know nothing of envs: the tracked entry is an index into the observation.
+They know nothing of envs: the tracked entry is an index into the observation. With
+td3.backprop manual (the default) their passes are written out as the actor's and the
+critics' are (td3/gradients.py): no autograd graph; the autograd form stays for td3.backprop
+autograd and the test that compares them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch.nn import functional
 
 from massage_td3_ros.td3.config import TD3Config
+from massage_td3_ros.td3.gradients import backward, cast_layers, forward, set_grads
 from massage_td3_ros.td3.networks import mlp
 from massage_td3_ros.td3.optim import adam, step_adam
 from massage_td3_ros.td3.replay_buffer import Batch
@@ -48,17 +52,49 @@ class OneStepModel:
         """(B, 1): what the model predicts for each transition."""
         raise NotImplementedError
 
-    def actor_term(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """The model's part of the actor's loss (a scalar, to be minimised)."""
+    def term(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """The actor's loss term (a scalar, to be minimised) from the model's ``value``
+        (B, 1) at the actor's actions."""
         raise NotImplementedError
 
-    def fit(self, batch: Batch) -> torch.Tensor:
-        """One Adam step towards the batch's labels (float32); the loss."""
-        loss = functional.mse_loss(self(batch.obs, batch.action), self.label(batch))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+    def term_grad(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """d term / d value, (B, 1): :meth:`term` differentiated by hand."""
+        raise NotImplementedError
+
+    def actor_term(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The model's part of the actor's loss, through autograd."""
+        return self.term(obs, self(obs, action))
+
+    @torch.no_grad()
+    def actor_term_manual(self, obs: torch.Tensor, action: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`actor_term` and its gradient at ``action``, written out."""
+        layers = cast_layers(list(self.network.parameters()), torch.float32)
+        outputs = forward(torch.cat([obs, action.float()], dim=1), layers)
+        value = outputs[-1]
+        _, input_grad = backward(outputs, layers, self.term_grad(obs, value),
+                                 param_grads=False, input_grad=True)
+        return self.term(obs, value), input_grad[:, obs.shape[1]:]
+
+    def fit(self, batch: Batch, manual: bool = True) -> torch.Tensor:
+        """One Adam step towards the batch's labels (float32); the loss. ``manual``:
+        gradients written out, else through autograd (the same maths)."""
+        if manual:
+            with torch.no_grad():
+                params = list(self.network.parameters())
+                layers = cast_layers(params, torch.float32)
+                outputs = forward(torch.cat([batch.obs, batch.action], dim=1), layers)
+                error = outputs[-1] - self.label(batch)
+                grads, _ = backward(outputs, layers, error * (2.0 / error.numel()))
+                set_grads(params, grads)
+                loss = error.square().mean()
+        else:
+            loss = functional.mse_loss(self(batch.obs, batch.action), self.label(batch))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            loss = loss.detach()
         step_adam(self.optimizer)
-        return loss.detach()
+        return loss
 
 
 class RewardModel(OneStepModel):
@@ -69,8 +105,11 @@ class RewardModel(OneStepModel):
     def label(self, batch: Batch) -> torch.Tensor:
         return batch.reward
 
-    def actor_term(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return -self.weight * self(obs, action).mean()
+    def term(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return -self.weight * value.mean()
+
+    def term_grad(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(value, -self.weight / value.shape[0])
 
 
 class TrackingModel(OneStepModel):
@@ -89,9 +128,11 @@ class TrackingModel(OneStepModel):
     def label(self, batch: Batch) -> torch.Tensor:
         return batch.next_obs[:, self.entry] - batch.obs[:, self.entry]
 
-    def actor_term(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        predicted = obs[:, self.entry] + self(obs, action)
-        return self.weight * predicted.square().mean()
+    def term(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return self.weight * (obs[:, self.entry] + value).square().mean()
+
+    def term_grad(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return (obs[:, self.entry] + value) * (2.0 * self.weight / value.shape[0])
 
 
 def one_step_models(config: TD3Config, obs_dim: int, act_dim: int,
