@@ -239,6 +239,24 @@ def test_smoothness_terms_lower_the_action_differences_they_penalise():
     assert gap() < 0.2 * before, (before, gap())
 
 
+def one_actor_step_after_the_model_fits(config, batch, seed, key, measure):
+    """Critic-only updates until the next one also updates the actor (the one-step model
+    ``key`` fits the batch meanwhile); then, with the critic zeroed (its Q gradient
+    nearly 0), that one actor update. Returns ``measure(actor)`` before and after it."""
+    torch.manual_seed(seed)
+    agent = TD3(3, 2, config)
+    for _ in range(config.policy_freq - 1):
+        losses = agent.train(batch)
+    assert "actor_loss" not in losses and losses[f"{key}_loss"] < 0.01
+    with torch.no_grad():
+        for p in agent.critic.parameters():
+            p.zero_()
+        before = measure(agent.actor).clone()
+    assert "actor_loss" in agent.train(batch)
+    with torch.no_grad():
+        return before, measure(agent.actor)
+
+
 def test_reward_model_learns_the_reward_and_pulls_the_actor_up_it():
     # Rewards rise with the first action entry. The reward model fits them over the
     # critic-only updates; then, with the critic zeroed (its Q gradient nearly 0), the one
@@ -249,18 +267,8 @@ def test_reward_model_learns_the_reward_and_pulls_the_actor_up_it():
     batch = random_batch(seed=5, size=64)
     batch = Batch(batch.obs, batch.action, batch.action[:, :1].clone(), batch.next_obs,
                   batch.terminated)
-    torch.manual_seed(2)
-    agent = TD3(3, 2, config)
-    for _ in range(config.policy_freq - 1):
-        losses = agent.train(batch)
-    assert "actor_loss" not in losses and losses["reward_model_loss"] < 0.01
-    with torch.no_grad():
-        for p in agent.critic.parameters():
-            p.zero_()
-        before = agent.actor(batch.obs)[:, 0].clone()
-    assert "actor_loss" in agent.train(batch)
-    with torch.no_grad():
-        after = agent.actor(batch.obs)[:, 0]
+    before, after = one_actor_step_after_the_model_fits(
+        config, batch, 2, "reward_model", lambda actor: actor(batch.obs)[:, 0])
     assert (after - before).mean() > 0.02, (after - before).mean()
     assert TD3(3, 2, SMALL).one_step_models == []  # off by default: no model, no loss
     assert "reward_model_loss" not in TD3(3, 2, SMALL).train(random_batch())
@@ -280,18 +288,9 @@ def test_tracking_model_learns_the_entry_change_and_pulls_the_actor_to_zero_erro
     next_obs = batch.next_obs.clone()
     next_obs[:, 2] = obs[:, 2] + batch.action[:, 0]
     batch = Batch(obs, batch.action, batch.reward, next_obs, batch.terminated)
-    torch.manual_seed(3)
-    agent = TD3(3, 2, config)
-    for _ in range(config.policy_freq - 1):
-        losses = agent.train(batch)
-    assert "actor_loss" not in losses and losses["tracking_model_loss"] < 0.01
-    with torch.no_grad():
-        for p in agent.critic.parameters():
-            p.zero_()
-        before = (obs[:, 2] + agent.actor(obs)[:, 0]).square().mean()
-    assert "actor_loss" in agent.train(batch)
-    with torch.no_grad():
-        after = (obs[:, 2] + agent.actor(obs)[:, 0]).square().mean()
+    before, after = one_actor_step_after_the_model_fits(
+        config, batch, 3, "tracking_model",
+        lambda actor: (obs[:, 2] + actor(obs)[:, 0]).square().mean())
     assert after < 0.9 * before, (before, after)
 
 
