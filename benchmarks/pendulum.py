@@ -31,6 +31,7 @@ from massage_td3_ros.config import Config, parse_overrides
 from massage_td3_ros.env.episode import episode_seed
 from massage_td3_ros.evaluation.evaluate import play
 from massage_td3_ros.td3.checkpoint import checkpoint_path
+from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.td3.policy import Policy
 from massage_td3_ros.training.trainer import action_scaler, train
 
@@ -43,6 +44,9 @@ EVAL_SEED_OFFSET = 10_000  # evaluation episodes never reuse a training episode'
 # at each episode's end, we once per step as we go); the massage specific exploration
 # (smoothing, oscillation) is off. Interleaved evaluation (5
 # deterministic episodes every 10, not counted in the budget) only picks `best`.
+# The paper's TD3 (TD3Config's defaults): the package's tracking model follows
+# MassageEnv's force error, which Pendulum has not.
+PAPER = Config(td3=TD3Config())
 PENDULUM = {
     "td3": {"lr_actor": 1e-3, "lr_critic": 1e-3, "gamma": 0.98, "torch_threads": 1},
     "exploration": {"gaussian": True, "noise_std": 0.1, "smoothing": False,
@@ -128,7 +132,7 @@ def run_seed(seed: int, steps: int, episodes: int, out: Path, verbose: bool = Fa
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format=f"[seed {seed}] %(message)s")
     start = time.monotonic()
-    config = Config().replace(**settings(list(overrides)))
+    config = PAPER.replace(**settings(list(overrides)))
     run_dir = out / f"seed{seed}"
     if not eval_only:
         run_dir = train(config, steps=steps, seed=seed, out=run_dir, env_id=ENV_ID,
@@ -173,7 +177,7 @@ def main() -> None:
     job = partial(run_seed, steps=args.steps, episodes=args.episodes, out=out,
                   verbose=args.verbose, overrides=tuple(args.overrides), eval_only=args.eval_only,
                   learner_process=args.learner_process)
-    Config().replace(**settings(args.overrides))  # fail early on a malformed --set
+    PAPER.replace(**settings(args.overrides))  # fail early on a malformed --set
     if args.parallel > 1:
         with multiprocessing.get_context("spawn").Pool(args.parallel) as pool:
             rows = pool.map(job, args.seeds)

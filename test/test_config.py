@@ -76,3 +76,36 @@ def test_observation_and_reward_import_without_pybullet():
     code = ("import sys, massage_td3_ros.env.observation, massage_td3_ros.env.reward, "
             "massage_td3_ros.env.metrics; assert 'pybullet' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_package_trains_the_paper_td3_plus_the_tracking_model_on_the_force_error():
+    from massage_td3_ros.env.observation import observation_labels
+    from massage_td3_ros.td3.config import TD3Config
+
+    package, paper = Config().td3, TD3Config()
+    assert paper.tracking_model_weight == 0.0 and paper.tracking_entry == -1
+    assert package.tracking_model_weight > 0.0
+    assert observation_labels()[package.tracking_entry] == "force_error"
+    changed = {name for name, value in vars(package).items() if getattr(paper, name) != value}
+    assert changed == {"tracking_model_weight", "tracking_entry"}
+
+
+def test_a_parameter_file_that_leaves_names_out_gets_the_package_values():
+    document = config_to_dict(Config().replace(td3={"batch_size": 64}))
+    td3 = document["/**/td3_agent"]["ros__parameters"]["td3"]
+    del td3["tracking_model_weight"], td3["tracking_entry"]
+    config = config_from_dict(document)
+    assert config.td3 == Config().replace(td3={"batch_size": 64}).td3
+    del document["/**/td3_agent"]["ros__parameters"]["td3"]
+    assert config_from_dict(document).td3 == Config().td3
+
+
+def test_a_node_declares_the_package_values(ros_context):
+    from massage_td3_ros.ros.common import PackageNode
+
+    node = PackageNode("td3_agent", context=ros_context)
+    try:
+        assert node.groups["td3"] == Config().td3
+        assert node.get_parameter("td3.tracking_entry").value == Config().td3.tracking_entry
+    finally:
+        node.destroy_node()

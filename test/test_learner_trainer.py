@@ -9,6 +9,7 @@ import torch
 from massage_td3_ros.config import Config
 from massage_td3_ros.evaluation.evaluate import play
 from massage_td3_ros.td3.checkpoint import checkpoint_path, load_checkpoint
+from massage_td3_ros.td3.config import TD3Config
 from massage_td3_ros.training.trainer import action_scaler, train
 
 # Pendulum cut to 50-step episodes keeps these runs short.
@@ -17,7 +18,8 @@ if ENV_ID not in gym.registry:
     gym.register(ENV_ID, entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv",
                  max_episode_steps=50)
 
-SMALL = Config().replace(
+# The paper's TD3 (no tracking model: Pendulum has no force error entry).
+SMALL = Config(td3=TD3Config()).replace(
     td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 16,
          "torch_threads": 1},
     exploration={"smoothing": True, "oscillation": True},

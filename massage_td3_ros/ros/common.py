@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from massage_td3_ros.config import NODE_GROUPS, ROBOT_NODE_GROUPS
+from massage_td3_ros.config import NODE_GROUPS, ROBOT_NODE_GROUPS, Config
 from massage_td3_ros.ros.parameters import declare_and_read
 
 # Reliable, shallow: state, action and reward must not be lost, and a deep queue would
@@ -65,13 +65,15 @@ class _RosLogHandler(logging.Handler):
 
 class PackageNode(Node):
     """A node of this package: its Python log records routed to its ROS logger, and its
-    parameter groups (config.NODE_GROUPS[name]) declared and read as ``self.groups``."""
+    parameter groups (config.NODE_GROUPS[name]) declared with config.Config()'s values
+    and read as ``self.groups``."""
 
     def __init__(self, name: str, *, context: Context | None = None,
                  parameter_overrides: list[Parameter] | None = None) -> None:
         super().__init__(name, context=context, parameter_overrides=parameter_overrides or [])
         route_package_logging(self)  # the session's and env's messages as this node's
-        self.groups = declare_and_read(self, {**NODE_GROUPS, **ROBOT_NODE_GROUPS}[name])
+        self.groups = declare_and_read(self, {**NODE_GROUPS, **ROBOT_NODE_GROUPS}[name],
+                                       Config())
 
 
 def route_package_logging(node: Node) -> None:

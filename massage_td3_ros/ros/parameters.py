@@ -63,13 +63,14 @@ def descriptor_for(field: dataclasses.Field) -> ParameterDescriptor:
     return descriptor
 
 
-def declare_group(node: Node, group: str, cls: type) -> None:
-    """Declare ``<group>.<field>`` for every field of ``cls`` with its default."""
+def declare_group(node: Node, group: str, cls: type, default: Any = None) -> None:
+    """Declare ``<group>.<field>`` for every field of ``cls``, with its value in
+    ``default`` (a ``cls`` instance; None: the field defaults)."""
     for field in dataclasses.fields(cls):
         name = f"{group}.{field.name}"
+        value = getattr(default, field.name) if default is not None else _field_default(field)
         try:
-            node.declare_parameter(name, _ros_value(_field_default(field)),
-                                   descriptor_for(field))
+            node.declare_parameter(name, _ros_value(value), descriptor_for(field))
         except InvalidParameterTypeException as error:
             # Typical cause: '10' written for a float parameter in the YAML file.
             raise ValueError(f"parameter {name}: {error}. Write floats with a decimal "
@@ -107,10 +108,12 @@ def refuse_unknown_overrides(node: Node) -> None:
                      f"{', '.join(hints)}")
 
 
-def declare_and_read(node: Node, groups: Mapping[str, type]) -> dict[str, Any]:
-    """Declare every group, refuse overrides of undeclared names, then read each group
-    back: ``{group: dataclass instance}``."""
+def declare_and_read(node: Node, groups: Mapping[str, type],
+                     defaults: Any = None) -> dict[str, Any]:
+    """Declare every group (with its value in ``defaults``, an object with one attribute
+    per group such as config.Config(), where it has one), refuse overrides of undeclared
+    names, then read each group back: ``{group: dataclass instance}``."""
     for group, cls in groups.items():
-        declare_group(node, group, cls)
+        declare_group(node, group, cls, getattr(defaults, group, None))
     refuse_unknown_overrides(node)
     return {group: read_group(node, group, cls) for group, cls in groups.items()}

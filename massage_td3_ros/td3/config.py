@@ -42,8 +42,9 @@ class TD3Config:
         0.0, "Weight w of a learned reward model R(s, a) in the actor's objective, "
         "Q1(s, pi(s)) + w R(s, pi(s)); R is fitted to the batch's rewards at every critic "
         "update (0: off, no model).", 0.0, 1000.0)
-    # A learned tracking model in the actor's objective (PROTOCOL.md session 24): off by
-    # default. The tracked entry is an index, so the agent stays env-agnostic.
+    # A learned tracking model in the actor's objective (PROTOCOL.md session 24): off here,
+    # as in the paper's TD3; the package's config turns it on for MassageEnv
+    # (config.massage_td3). The tracked entry is an index, so the agent stays env-agnostic.
     tracking_model_weight: float = param(
         0.0, "Weight w of a learned tracking model M(s, a) in the actor's loss, w mean "
         "(s[e] + M(s, pi(s)))^2: M is fitted at every critic update to the change of "
