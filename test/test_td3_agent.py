@@ -274,14 +274,16 @@ def test_reward_model_learns_the_reward_and_pulls_the_actor_up_it():
     assert "reward_model_loss" not in TD3(3, 2, SMALL).train(random_batch())
 
 
-def test_tracking_model_learns_the_entry_change_and_pulls_the_actor_to_zero_error():
+@pytest.mark.parametrize("kept", [0.0, 0.5])
+def test_tracking_model_learns_the_entry_change_and_pulls_the_actor_to_its_aim(kept):
     # The tracked entry (obs[2], an error) changes by the first action entry: the next
     # error is obs[2] + a[0]. The model fits that over the critic-only updates; then,
-    # with the critic zeroed, the actor update moves a[0] towards -obs[2] (the action
-    # that brings the predicted next error to 0), so the predicted error shrinks.
+    # with the critic zeroed, the actor update moves a[0] towards -(1 - kept) obs[2]
+    # (the action whose predicted next error is kept x the current one).
     config = TD3Config(actor_hidden=(16,), critic_hidden=(16,), precision="float32",
                        policy_freq=300, lr_critic=3e-3, lr_actor=1e-2,
-                       tracking_model_weight=30.0, tracking_entry=2)
+                       tracking_model_weight=30.0, tracking_entry=2,
+                       tracking_error_kept=kept)
     batch = random_batch(seed=6, size=128)
     obs = batch.obs.clone()
     obs[:, 2] = obs[:, 2].clamp(-0.9, 0.9)
@@ -290,8 +292,19 @@ def test_tracking_model_learns_the_entry_change_and_pulls_the_actor_to_zero_erro
     batch = Batch(obs, batch.action, batch.reward, next_obs, batch.terminated)
     before, after = one_actor_step_after_the_model_fits(
         config, batch, 3, "tracking_model",
-        lambda actor: (obs[:, 2] + actor(obs)[:, 0]).square().mean())
+        lambda actor: ((1.0 - kept) * obs[:, 2] + actor(obs)[:, 0]).square().mean())
     assert after < 0.9 * before, (before, after)
+
+
+def test_the_tracking_term_is_zero_where_the_error_kept_is_reached():
+    obs = torch.tensor([[0.0, 0.0, 0.8], [0.0, 0.0, -0.4]])
+    for kept in (0.0, 0.25, 0.5):
+        model = TD3(3, 2, TD3Config(tracking_model_weight=2.0, tracking_entry=2,
+                                    tracking_error_kept=kept)).model("tracking_model")
+        aim = -(1.0 - kept) * obs[:, 2:]          # the predicted change that keeps `kept`
+        assert model.term(obs, aim).item() == pytest.approx(0.0, abs=1e-12)
+        assert model.term(obs, aim + 0.1).item() == pytest.approx(2.0 * 0.01)
+        assert torch.allclose(model.term_grad(obs, aim + 0.1), torch.full((2, 1), 0.2))
 
 
 def test_tracking_entry_must_index_the_observation():

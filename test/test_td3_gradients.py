@@ -46,8 +46,11 @@ def train_both(agents, batch_list):
 @pytest.mark.parametrize(("smoothness", "models"),
                          [(0.0, {}), (0.7, {}),
                           (0.0, {"reward_model_weight": 10.0}),
-                          (0.0, {"tracking_model_weight": 30.0, "tracking_entry": 3})],
-                         ids=["plain", "caps", "reward-model", "tracking-model"])
+                          (0.0, {"tracking_model_weight": 30.0, "tracking_entry": 3}),
+                          (0.0, {"tracking_model_weight": 30.0, "tracking_entry": 3,
+                                 "tracking_error_kept": 0.5})],
+                         ids=["plain", "caps", "reward-model", "tracking-model",
+                              "tracking-model-error-kept"])
 def test_manual_update_equals_autograd_in_float32(smoothness, models):
     """Several updates (critic-only and with actor, soft updates, terminal rows, the
     CAPS terms, a one-step model's term): the same losses and weights as autograd's."""
@@ -63,7 +66,7 @@ def test_manual_update_equals_autograd_in_float32(smoothness, models):
              for name in ("actor", "critic", "actor_target", "critic_target")]
     pairs += [(mine.network, theirs.network) for mine, theirs
               in zip(by_hand.one_step_models, reference.one_step_models, strict=True)]
-    assert len(pairs) == 4 + len(models) - ("tracking_entry" in models)
+    assert len(pairs) == 4 + sum(name.endswith("_model_weight") for name in models)
     for mine, theirs in pairs:
         for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

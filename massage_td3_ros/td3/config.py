@@ -54,6 +54,11 @@ class TD3Config:
         -1, "Index e of the observation entry the tracking model predicts: an error that "
         "is 0 at the goal (in this package's observation the force error is entry 49); "
         "-1: none, allowed only while td3.tracking_model_weight is 0.", -1, 100000)
+    tracking_error_kept: float = param(
+        0.0, "Fraction rho of the tracked error the actor aims to leave after one step: "
+        "the tracking term becomes w mean (s[e] + M(s, pi(s)) - rho s[e])^2, so each step "
+        "closes 1 - rho of the error (a first-order reference trajectory); 0: the goal in "
+        "one step.", 0.0, 0.99)
     device: str = param("cpu", "Torch device for the networks.", choices=("cpu", "cuda"))
     precision: str = param(
         "auto", "Matrix products of the update: bfloat16 (autocast; weights, optimiser "

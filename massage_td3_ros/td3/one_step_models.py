@@ -9,9 +9,12 @@ one quantity of the batch's transitions at every critic update, with its own Ada
   -w mean R(s, pi(s)).
 - ``TrackingModel`` (td3.tracking_model_weight, td3.tracking_entry): M(s, a) fitted to
   the change of one observation entry e from s to s' (an error that is 0 at the goal,
-  e.g. the force error); the actor's term is w mean (s[e] + M(s, pi(s)))^2, the
-  predicted next error squared, whose minimum is the action a one-step search over
-  that model would take.
+  e.g. the force error); the actor's term is w mean (s[e] + M(s, pi(s)) - rho s[e])^2,
+  the squared distance of the predicted next error from rho times the current one
+  (td3.tracking_error_kept). With rho 0 its minimum is the action a one-step search
+  over that model would take; above 0 the actor closes a fraction 1 - rho of the error
+  per step, a first-order reference trajectory, as model-predictive controllers use so
+  that a model error at a large correction costs less.
 
 They know nothing of envs: the tracked entry is an index into the observation. With
 td3.backprop manual (the default) their passes are written out as the actor's and the
@@ -118,21 +121,22 @@ class TrackingModel(OneStepModel):
     key, weight_option = "tracking_model", "tracking_model_weight"
 
     def __init__(self, obs_dim: int, act_dim: int, weight: float, lr: float,
-                 device: torch.device, entry: int) -> None:
+                 device: torch.device, entry: int, error_kept: float = 0.0) -> None:
         if not 0 <= entry < obs_dim:
             raise ValueError(f"td3.tracking_entry is {entry}; with td3.tracking_model_weight "
                              f"> 0 it must index the observation (0-{obs_dim - 1})")
         super().__init__(obs_dim, act_dim, weight, lr, device)
         self.entry = slice(entry, entry + 1)
+        self.closed = 1.0 - error_kept   # the fraction of the error each step aims to close
 
     def label(self, batch: Batch) -> torch.Tensor:
         return batch.next_obs[:, self.entry] - batch.obs[:, self.entry]
 
     def term(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        return self.weight * (obs[:, self.entry] + value).square().mean()
+        return self.weight * (self.closed * obs[:, self.entry] + value).square().mean()
 
     def term_grad(self, obs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        return (obs[:, self.entry] + value) * (2.0 * self.weight / value.shape[0])
+        return (self.closed * obs[:, self.entry] + value) * (2.0 * self.weight / value.shape[0])
 
 
 def one_step_models(config: TD3Config, obs_dim: int, act_dim: int,
@@ -144,7 +148,8 @@ def one_step_models(config: TD3Config, obs_dim: int, act_dim: int,
                                   config.lr_critic, device))
     if config.tracking_model_weight > 0.0:
         models.append(TrackingModel(obs_dim, act_dim, config.tracking_model_weight,
-                                    config.lr_critic, device, config.tracking_entry))
+                                    config.lr_critic, device, config.tracking_entry,
+                                    config.tracking_error_kept))
     return models
 
 
