@@ -17,13 +17,14 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float32, Float64MultiArray
 
-from massage_td3_ros.ros.agent_node import TD3AgentNode
+from massage_td3_ros.ros.agent_node import LOSS_TOPICS, TD3AgentNode
 from massage_td3_ros.ros.common import MONITOR_QOS, RELIABLE_QOS
 from massage_td3_ros.ros.sim_node import MassageSimNode
 from massage_td3_ros.ros.state_message import BadStateError, StateCodec
 
 SMALL_AGENT = [("td3.actor_hidden", [32, 32]), ("td3.critic_hidden", [32, 32]),
                ("td3.batch_size", 32), ("td3.torch_threads", 1), ("train.log_tensorboard", False),
+               ("train.log_every_updates", 20),
                ("train.eval_every_episodes", 0), ("train.plot_every_episodes", 0)]
 
 
@@ -44,6 +45,10 @@ class Probe(Node):
                                  MONITOR_QOS)
         self.create_subscription(Float64MultiArray, "/massage/state", self._on_state,
                                  RELIABLE_QOS)
+        self.losses: dict[str, list[float]] = {name: [] for name in LOSS_TOPICS}
+        for name, values in self.losses.items():
+            self.create_subscription(Float32, f"/massage/{name}",
+                                     lambda m, values=values: values.append(m.data), MONITOR_QOS)
         self.actions = self.create_publisher(Vector3Stamped, "/massage/action", RELIABLE_QOS)
         self.raw_states = self.create_publisher(Float64MultiArray, "/massage/state",
                                                 RELIABLE_QOS)
@@ -134,6 +139,13 @@ def test_lockstep_training_500_steps_with_malformed_actions(ros_context, executo
     learner = agent.session.learner
     assert len(learner.buffer) == learner.env_steps == steps
     assert learner.updates > 0 and learner.gaps == 0
+    # The loss rows as topics, the default's tracking model among them; no reward model.
+    # (A row is published when the node sees it; rows that come together, the last.)
+    fitted = {np.float32(row["tracking_model_loss"]) for row in agent.session.logger.losses}
+    published = probe.losses["tracking_model_loss"]
+    assert published and len(published) == len(probe.losses["critic_loss"])
+    assert {np.float32(value) for value in published} <= fitted
+    assert probe.losses["reward_model_loss"] == []
     buffer = learner.buffer
     # Stored in order, each transition the one the sim published, chained state to state.
     np.testing.assert_array_equal(buffer.reward[:steps, 0], np.float32(probe.rewards))

@@ -5,7 +5,8 @@ completes, chooses the next action), publish massage/action at once (stamped wit
 state's stamp), then run the gradient updates now due, inline or, with
 ``agent.background_updates``, on a worker thread so the state-to-action time does not
 depend on training. Publishes massage/episode_return and the loss averages the session
-logs (massage/critic_loss, massage/actor_loss, massage/q_mean), and, latched,
+logs (massage/critic_loss, massage/actor_loss, massage/q_mean, and the fit of each
+one-step model that is on: massage/tracking_model_loss, massage/reward_model_loss), and, latched,
 massage/next_episode (std_msgs/UInt64: 1 + the highest episode index it has seen, so a
 restarted sim continues the episode sequence instead of repeating it). A state is
 stored as a transition of the agent's own action only if the sim says it applied
@@ -59,7 +60,9 @@ from massage_td3_ros.training.config import run_folder
 from massage_td3_ros.training.learner_process import LearnerProcessError
 from massage_td3_ros.training.session import Session
 
-LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean")
+# The one-step models' fits (td3/one_step_models.py) only while their model is on.
+LOSS_TOPICS = ("critic_loss", "actor_loss", "q_mean", "tracking_model_loss",
+               "reward_model_loss")
 ERROR_PERIOD_S = 2.0
 WAIT_LOG_S = 5.0   # say that no state arrives after this long, and again as often
 # Background updates must not delay acting: the update thread runs at a lower CPU
