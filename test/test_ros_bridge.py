@@ -359,7 +359,12 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
     # 2 mm the force nears the limit at 1.5-2.5 N per step, and the F/T sensor's few
     # newtons of difference from the contact force (friction, tool inertia) move the
     # crossing by 2-4 steps on a loaded machine (3 of 9 runs, session 13).
-    params = small_params(tmp_path, warmup_steps=100, env={"action_increment_m": 0.004})
+    # Plain TD3, whose 300-step policy presses: the tracking model's (the package
+    # default) already tracks near 20 N after 300 steps, and then the bridge's F/T
+    # reading crossed 45 N mid-episode where the contact force did not (2 runs of 4,
+    # session 25; the issue note has it), which this comparison cannot resolve.
+    params = small_params(tmp_path, warmup_steps=100, env={"action_increment_m": 0.004},
+                          td3={"tracking_model_weight": 0.0, "tracking_entry": -1})
     common = [sys.executable, "-m", "massage_td3_ros.cli"]
     run = tmp_path / "run"
     trained = subprocess.run(common + ["launch", "--config", str(params), "--steps", "300",

@@ -10,12 +10,14 @@ import yaml
 from massage_td3_ros.config import Config, config_to_dict
 
 
-def small_params(tmp_path, warmup_steps: int, env: dict | None = None):
-    """A parameter file with small networks and buffer, the given warm-up and env values."""
+def small_params(tmp_path, warmup_steps: int, env: dict | None = None,
+                 td3: dict | None = None):
+    """A parameter file with small networks and buffer, the given warm-up and env values
+    (and any other td3 values)."""
     config = Config().replace(
         env=env or {},
         td3={"actor_hidden": [32, 32], "critic_hidden": [32, 32], "batch_size": 32,
-             "torch_threads": 1},
+             "torch_threads": 1, **(td3 or {})},
         train={"warmup_steps": warmup_steps, "log_tensorboard": False,
                "buffer_size": 10_000})
     params = tmp_path / "params.yaml"
