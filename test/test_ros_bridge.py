@@ -360,9 +360,9 @@ def test_a_policy_scores_through_the_hardware_sim_as_in_the_sim(tmp_path):
     # newtons of difference from the contact force (friction, tool inertia) move the
     # crossing by 2-4 steps on a loaded machine (3 of 9 runs, session 13).
     # Plain TD3, whose 300-step policy presses: the tracking model's (the package
-    # default) already tracks near 20 N after 300 steps, and then the bridge's F/T
-    # reading crossed 45 N mid-episode where the contact force did not (2 runs of 4,
-    # session 25; the issue note has it), which this comparison cannot resolve.
+    # default) already tracks near 20 N after 300 steps, and then the bridge path ended
+    # on over-force mid-episode where the in-process sim never did (2 runs of 4, session
+    # 25; docs/ros.md), which this comparison cannot resolve.
     params = small_params(tmp_path, warmup_steps=100, env={"action_increment_m": 0.004},
                           td3={"tracking_model_weight": 0.0, "tracking_entry": -1})
     common = [sys.executable, "-m", "massage_td3_ros.cli"]
