@@ -149,14 +149,14 @@ KINDS = ("fast", "autograd", "float32", "reference", "tracking", "tracking-autog
 
 def kind_config(kind: str) -> TD3Config:
     """The TD3Config of each row (see the module docstring)."""
-    from massage_td3_ros.env.observation import observation_slices
-    tracking = {"tracking_model_weight": 30.0,
-                "tracking_entry": observation_slices()["force_error"].start}
+    import dataclasses
+
+    from massage_td3_ros.config import massage_td3  # the package's TD3: the tracking model
     return {"fast": TD3Config(), "autograd": TD3Config(backprop="autograd"),
             "float32": TD3Config(precision="float32"),
             "reference": TD3Config(precision="float32"),
-            "tracking": TD3Config(**tracking),
-            "tracking-autograd": TD3Config(backprop="autograd", **tracking)}[kind]
+            "tracking": massage_td3(),
+            "tracking-autograd": dataclasses.replace(massage_td3(), backprop="autograd")}[kind]
 
 
 def make_learner(kind: str, obs_dim: int, act_dim: int):

@@ -99,6 +99,7 @@ def main() -> None:
         for i, (force, target, pred, actual, amax) in enumerate(rows[:args.show]):
             print(f"  {i:4d} {force:6.1f} {target:7.1f} {pred * FORCE_ERROR_SCALE_N:14.1f}"
                   f" {actual * FORCE_ERROR_SCALE_N:11.1f} {amax:7.2f}")
+    env.close()
     if not peaks:
         print(f"no episode above {args.threshold:g} N of {args.episodes}")
         return
@@ -107,7 +108,6 @@ def main() -> None:
           f"peaks the actual error was {table[:, 0].mean():.1f} N on average, the model had "
           f"predicted {table[:, 1].mean():.1f} N (median step of the peak: "
           f"{np.median(table[:, 2]):.0f})")
-    env.close()
 
 
 if __name__ == "__main__":
