@@ -38,7 +38,7 @@ from torch.nn import functional
 
 from massage_td3_ros.td3.agent import TD3
 from massage_td3_ros.td3.config import TD3Config
-from massage_td3_ros.td3.cpu import cpu_info, cpu_label
+from massage_td3_ros.td3.cpu import cpu_info, cpu_label, matmul_gflops
 from massage_td3_ros.td3.networks import Actor, mlp
 from massage_td3_ros.td3.one_step_models import HIDDEN
 from massage_td3_ros.td3.replay_buffer import ReplayBuffer
@@ -119,20 +119,6 @@ def update_flops(obs_dim: int, act_dim: int, config: TD3Config) -> float:
     critic_step = actor + 2 * q_net + 3 * 2 * q_net + 3 * model  # + the models' fit
     actor_step = 3 * actor + 3 * q_net + 2 * model        # the models: fwd + input grad
     return critic_step + actor_step / config.policy_freq
-
-
-def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
-    """GFLOP/s of a 256x400 @ 400x300 product (the update's typical one) in ``dtype``."""
-    a = torch.randn(256, 400).to(dtype)
-    b = torch.randn(400, 300).to(dtype)
-    for _ in range(20):
-        a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(50):
-            a @ b
-        count += 50
-    return 2.0 * 256 * 400 * 300 * count / (time.perf_counter() - start) / 1e9
 
 
 def filled_buffer(obs_dim: int, act_dim: int, rows: int) -> ReplayBuffer:
