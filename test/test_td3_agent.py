@@ -341,3 +341,35 @@ def test_one_step_model_is_saved_and_a_mismatch_is_refused(key, options):
         TD3(3, 2, SMALL).load_state_dict(agent.state_dict())
     with pytest.raises(ValueError, match=next(iter(options))):
         other.load_state_dict(TD3(3, 2, SMALL).state_dict())
+
+
+def test_updates_flush_denormal_moments():
+    """An input that goes silent leaves its weights' Adam first moments decaying by beta1
+    per update into the denormal range, where x86 arithmetic is many times slower (the
+    fused Adam step measured 9x slower). The update flushes them to zero instead."""
+    from massage_td3_ros.td3.cpu import flushed_denormals
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    tiny = torch.finfo(torch.float32).tiny
+    torch.manual_seed(0)
+    agent = TD3(3, 2, TD3Config(actor_hidden=(16, 16), critic_hidden=(16, 16), batch_size=8))
+    for update in range(860):
+        batch = random_batch(seed=update)
+        if update >= 10:   # input 0 silent from now on: its weights' gradients are 0
+            batch.obs[:, 0] = 0.0
+            batch.next_obs[:, 0] = 0.0
+        agent.train(batch)
+    optimizers = [agent.critic_optimizer, agent.actor_optimizer]
+    moments = [state["exp_avg"] for opt in optimizers for state in opt.state.values()]
+    denormal = sum(int(((m != 0) & (m.abs() < tiny)).sum()) for m in moments)
+    assert denormal == 0
+    # the silent input's first-layer moments did decay away: flushed, not still normal
+    assert float(agent.critic.layers[0].weight.grad[:, 0].abs().max()) == 0.0
+    assert float(agent.critic_optimizer.state[agent.critic.layers[0].weight]["exp_avg"][:, 0]
+                 .abs().max()) == 0.0
+    # and the flag is this update's only: off again outside it
+    assert torch.tensor([1e-39]).mul(1.0).item() != 0.0
+    with flushed_denormals():
+        assert torch.tensor([1e-39]).mul(1.0).item() == 0.0
+    assert torch.tensor([1e-39]).mul(1.0).item() != 0.0

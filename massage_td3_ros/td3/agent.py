@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional
 
 from massage_td3_ros.td3.config import TD3Config
-from massage_td3_ros.td3.cpu import has_fast_bfloat16
+from massage_td3_ros.td3.cpu import flushed_denormals, has_fast_bfloat16
 from massage_td3_ros.td3.gradients import backward, cast_layers, forward, set_grads
 from massage_td3_ros.td3.networks import (
     Actor,
@@ -123,7 +123,12 @@ class TD3:
         """One critic update; every ``policy_freq``-th call also the actor and targets.
 
         Returns critic_loss and q_mean, plus actor_loss when the actor was updated.
+        Runs with denormal floats flushed to zero (:func:`flushed_denormals`).
         """
+        with flushed_denormals():
+            return self._train(batch)
+
+    def _train(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
         manual = cfg.backprop == "manual"
         critic_loss, q1 = (self._critic_grads_manual if manual else self._critic_grads)(batch)

@@ -8,11 +8,13 @@ float32 rate (80 against 138 GFLOP/s), so bfloat16 is also timed before it is ch
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -108,3 +110,24 @@ def has_fast_bfloat16() -> bool:
              "update products in %s", speedup, cpu_label(),
              "bfloat16" if chosen else "float32")
     return chosen
+
+
+@contextlib.contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Denormal floats read and written as zero (x86 DAZ/FTZ) on this thread inside.
+
+    Adam's first moment of a weight whose gradient has gone to zero (a dead ReLU unit)
+    decays by beta1 per step into the denormal range, where x86 arithmetic is many times
+    slower: in a 15k-step massage run 12 % of the critic's moments were denormal and the
+    fused Adam step took 2.25 ms instead of 0.24 ms, the whole update 14.0 ms instead of
+    11.6 ms. Values below 1.2e-38 change no learning. torch sets the flag per thread (not
+    in its OpenMP workers, so with td3.torch_threads above 1 only this thread's share is
+    flushed); off again on exit, the default every other part of the process runs with.
+    """
+    if not torch.set_flush_denormal(True):   # a CPU without the flags: nothing to do
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)

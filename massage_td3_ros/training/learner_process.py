@@ -39,6 +39,7 @@ run acts as the uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import pickle
 import socket
@@ -148,12 +149,19 @@ class ProcessLearner(OnlineLearner):
                 pass_fds=(theirs.fileno(),))
             self._conn = Connection(mine.detach())
         _send(self._conn, {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                           "capacity": self.buffer.capacity, "td3": to_dict(self.td3_cfg),
+                           "capacity": self.buffer.capacity, "td3": to_dict(self._child_td3()),
                            "shared": self._shared.block.name, "shapes": self._shared.shapes,
                            "in_flight": self.max_in_flight,
                            "deterministic": torch.are_deterministic_algorithms_enabled()})
         self._expect("ready")
         self._push_state()   # the child starts from this process's weights and RNG states
+
+    def _child_td3(self) -> TD3Config:
+        """The child's TD3 settings: this process's, with td3.precision auto resolved as
+        it was here (timed once, here), so that both multiply in the same dtype."""
+        dtype = self.agent.matmul_dtype
+        return dataclasses.replace(
+            self.td3_cfg, precision="bfloat16" if dtype == torch.bfloat16 else "float32")
 
     def _make_buffer(self, capacity: int, rng: np.random.Generator) -> ReplayBuffer:
         actor_size = parameters_to_vector(self.agent.actor.parameters()).numel()
