@@ -1,4 +1,5 @@
-"""What this CPU offers for the update's matrix products, read from /proc/cpuinfo.
+"""What this CPU offers for the update's matrix products (read from /proc/cpuinfo, and
+timed), and the flag that keeps denormals out of the update.
 
 Machines of one kind differ (an AMD EPYC with AVX-512 bf16, an Intel Xeon with AMX):
 the fast update path asks here instead of assuming. A listed feature is not enough: one
