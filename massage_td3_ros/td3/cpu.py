@@ -91,11 +91,15 @@ def bfloat16_speedup(rounds: int = 5, seconds: float = 0.01) -> float:
     return best[torch.bfloat16] / best[torch.float32]
 
 
+def lists_bfloat16_units(flags: list[str] | tuple[str, ...]) -> bool:
+    """The CPU flags name bfloat16 matrix units (AMX or AVX-512 bf16)."""
+    return any(flag in flags for flag in BF16_FLAGS)
+
+
 def choose_bfloat16(flags: list[str] | tuple[str, ...], speedup: float | None) -> bool:
     """The rule of td3.precision auto: bfloat16 units listed and, timed, bfloat16 products
     at least BF16_GAIN_NEEDED times as fast as float32's (``speedup`` None: not timed)."""
-    return (any(flag in flags for flag in BF16_FLAGS) and speedup is not None
-            and speedup >= BF16_GAIN_NEEDED)
+    return lists_bfloat16_units(flags) and speedup is not None and speedup >= BF16_GAIN_NEEDED
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,8 +107,8 @@ def has_fast_bfloat16() -> bool:
     """True when this CPU multiplies bfloat16 matrices clearly faster than float32 ones:
     it lists bfloat16 units (AMX or AVX-512 bf16) and a timing here confirms it."""
     flags = cpu_info()["flags"]
-    if not any(flag in flags for flag in BF16_FLAGS):
-        return False
+    if not lists_bfloat16_units(flags):
+        return False   # nothing to time
     speedup = bfloat16_speedup()
     chosen = choose_bfloat16(flags, speedup)
     LOG.info("td3.precision auto: bfloat16 matmuls timed at %.2fx float32's on %s; "
