@@ -85,9 +85,11 @@ def test_a_policy_is_scored_with_the_action_settings_it_was_trained_with(trained
     controller = PolicyController(trained[0])
     assert controller.action_meta == {"action_mode": "increment", "action_increment_m": 0.002,
                                       "action_scale_m": 0.03, "action_base": "none",
-                                      "residual_scale": 1.0}
+                                      "residual_scale": 1.0, "action_frame": "world",
+                                      "tangential_action_scale": 1.0}
     # a config that reads actions otherwise: evaluation builds the env the policy knows
-    offset = SHORT.replace(env={"action_mode": "offset", "action_base": "pid-preview"}).env
+    offset = SHORT.replace(env={"action_mode": "offset", "action_base": "pid-preview",
+                                "action_frame": "surface"}).env
     assert evaluate(controller, episodes=1, env_config=offset)["aggregate"] == \
         evaluate(controller, episodes=1, env_config=SHORT.env)["aggregate"]
     # a ready-made env that reads them otherwise is refused, naming the difference

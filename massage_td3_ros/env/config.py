@@ -19,6 +19,7 @@ RANGES = ("rand_body_height_m", "rand_width_scale", "rand_back_curvature", "rand
           "rand_stroke_speed_m_s", "rand_spine_offset_m", "rand_kneading_amplitude_m",
           "rand_kneading_frequency_hz")
 ACTION_MODES = ("increment", "offset")
+ACTION_FRAMES = ("world", "surface")
 DIRECTIONS = ("forward", "reverse", "random")
 
 
@@ -60,6 +61,16 @@ class EnvConfig:
         "to action_increment_m per axis and step (it integrates, as a force controller "
         "does); offset: the action is the correction itself (action_scale_m per unit, the "
         "seed's scheme).", choices=ACTION_MODES)
+    action_frame: str = param(
+        "world", "world: the action's axes are the world's x, y, z (-z presses down); "
+        "surface: the stroke's direction along the surface, the surface's sideways "
+        "direction and its outward normal at the path point, so the third axis alone sets "
+        "the depth (-1 presses in), as the baselines' force control along the normal does.",
+        choices=ACTION_FRAMES)
+    tangential_action_scale: float = param(
+        1.0, "With action_frame surface: scale on the two axes along the surface (0: the "
+        "action moves the tool along the normal only, as the PID baselines do; the path "
+        "alone moves it along the surface).", 0.0, 1.0)
     action_scale_m: float = param(0.03, "Largest correction of the tool target per axis "
                                   "relative to the path point (offset mode: action 1.0).",
                                   0.001, 0.1)
@@ -248,6 +259,9 @@ class EnvConfig:
         if self.force_governor_margin_n and not self.force_governor_n:
             raise ValueError("EnvConfig: force_governor_margin_n needs the governor on "
                              "(force_governor_n above 0, its cap)")
+        if self.action_frame == "world" and self.tangential_action_scale != 1.0:
+            raise ValueError("EnvConfig: tangential_action_scale scales the surface frame's "
+                             "axes along the surface; it needs action_frame surface")
         if self.max_indentation_m < self.nominal_indentation_m:
             raise ValueError("EnvConfig: max_indentation_m must be >= nominal_indentation_m")
         # Settings under which every episode would end on over-force within a few steps.

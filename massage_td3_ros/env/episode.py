@@ -44,16 +44,18 @@ def action_meta(env_config) -> dict[str, Any]:
     """How MassageEnv reads an action (kept in checkpoints, checked at evaluation)."""
     return {key: getattr(env_config, key)
             for key in ("action_mode", "action_increment_m", "action_scale_m", "action_base",
-                        "residual_scale")}
+                        "residual_scale", "action_frame", "tangential_action_scale")}
 
 
 def recorded_action_meta(checkpoint_config: dict[str, Any]) -> dict[str, Any] | None:
     """The action settings a checkpoint's config records (None: not recorded); those
-    written before residual actions existed read actions plainly."""
+    written before residual actions or the surface frame existed read actions plainly,
+    in world axes."""
     recorded = checkpoint_config.get("action")
     if recorded is None:
         return None
-    return {"action_base": "none", "residual_scale": 1.0, **recorded}
+    return {"action_base": "none", "residual_scale": 1.0, "action_frame": "world",
+            "tangential_action_scale": 1.0, **recorded}
 
 
 @dataclass(frozen=True)

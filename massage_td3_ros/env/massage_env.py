@@ -127,10 +127,12 @@ class MassageEnv(gymnasium.Env):
             action = np.clip(self._base_action() + self.config.residual_scale * action,
                              -1.0, 1.0)
         cfg, arm = self.config, self.scene.arm
+        # The axes the action was chosen in: those of the path point the policy observed.
+        move = self._action_axes() @ action
         self._step += 1
         self.target_force_n = float(self._targets[self._step])
         point = self.stroke.point(self._step, cfg.nominal_indentation_m)
-        wanted = self._wanted_correction(action)
+        wanted = self._wanted_correction(move)
         target, pushed_up = self._bounded_target(point + wanted)
         # The correction keeps the depth limit's push-back, so an increment-mode correction
         # cannot wind up below it (the speed limit only delays the target: not kept).
@@ -313,10 +315,13 @@ class MassageEnv(gymnasium.Env):
         cfg = self.config
         wanted = np.asarray(correction_m, dtype=np.float64)
         if cfg.action_mode == "offset":
-            action = wanted / cfg.action_scale_m
+            move = wanted / cfg.action_scale_m
         else:
-            action = (wanted - self._correction) / cfg.action_increment_m
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+            move = (wanted - self._correction) / cfg.action_increment_m
+        if cfg.action_frame == "surface":
+            # Least squares: with the tangential axes scaled to 0, the nearest normal move.
+            move = np.linalg.lstsq(self._action_axes(), move, rcond=None)[0]
+        return np.clip(move, -1.0, 1.0).astype(np.float32)
 
     def hold_action(self) -> np.ndarray:
         """The action that keeps the correction where it is: zero in increment mode,
@@ -362,12 +367,27 @@ class MassageEnv(gymnasium.Env):
         depth_m = self._base.depth_correction_m(self._force_n, setpoint, self.dt_s)
         return self.action_toward(-self.path_reference().normal * depth_m)
 
-    def _wanted_correction(self, action: np.ndarray) -> np.ndarray:
-        """The correction an action asks for, per ``action_mode``."""
+    def _action_axes(self) -> np.ndarray:
+        """The 3x3 matrix taking an action to a move in world axes, for the path point
+        of the current step (EnvConfig.action_frame): the identity in world axes; in
+        the surface frame its columns are the stroke's direction along the surface, the
+        sideways direction and the outward normal, the first two scaled by
+        tangential_action_scale."""
+        cfg = self.config
+        if cfg.action_frame == "world":
+            return np.eye(3)
+        normal = self.stroke.normal[min(self._step, len(self.stroke.normal) - 1)]
+        along = self.stroke.tangent - np.dot(self.stroke.tangent, normal) * normal
+        along /= np.linalg.norm(along)
+        scale = cfg.tangential_action_scale
+        return np.column_stack([scale * along, scale * np.cross(normal, along), normal])
+
+    def _wanted_correction(self, move: np.ndarray) -> np.ndarray:
+        """The correction a move (an action in world axes) asks for, per ``action_mode``."""
         cfg = self.config
         if cfg.action_mode == "offset":
-            return action * cfg.action_scale_m
-        return np.clip(self._correction + action * cfg.action_increment_m,
+            return move * cfg.action_scale_m
+        return np.clip(self._correction + move * cfg.action_increment_m,
                        -cfg.action_scale_m, cfg.action_scale_m)
 
     def _bounded_target(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

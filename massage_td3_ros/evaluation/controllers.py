@@ -32,9 +32,10 @@ LOG = logging.getLogger(__name__)
 CONTROLLERS = ("td3", "path", "pid", "pid-train", "pid-preview")
 FORCE_INDEX = observation_slices()["force"].start
 # How the env reads a baseline's actions: increments of the size its gains were tuned
-# with, and no base controller under it (it drives the tool alone).
+# with, in world axes, and no base controller under it (it drives the tool alone).
 BASELINE_ACTIONS = {"action_mode": "increment", "action_increment_m": TUNED_INCREMENT_M,
-                    "action_base": "none"}
+                    "action_base": "none", "action_frame": "world",
+                    "tangential_action_scale": 1.0}
 
 
 def observed_force_n(obs: np.ndarray) -> float:
