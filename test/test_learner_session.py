@@ -182,8 +182,11 @@ def test_a_resumed_run_keeps_its_action_settings_and_refuses_others(tmp_path):
 
     from massage_td3_ros.td3.checkpoint import CheckpointError, buffer_path, previous_path
 
-    plain = {"action_mode": "increment", "action_increment_m": 0.002, "action_scale_m": 0.03,
-             "action_base": "none", "residual_scale": 1.0}
+    from massage_td3_ros.env.config import EnvConfig
+    from massage_td3_ros.env.episode import action_meta
+
+    plain = action_meta(EnvConfig())  # 2 mm increments in world axes, no base controller
+    assert plain["action_increment_m"] == 0.002
     session = make(tmp_path, action_meta=plain)
     for step in range(4):
         session.on_state(state(0, step, truncated=step == 3))
