@@ -180,10 +180,9 @@ def test_a_resumed_run_keeps_its_action_settings_and_refuses_others(tmp_path):
     would mean other moves)."""
     import shutil
 
-    from massage_td3_ros.td3.checkpoint import CheckpointError, buffer_path, previous_path
-
     from massage_td3_ros.env.config import EnvConfig
     from massage_td3_ros.env.episode import action_meta
+    from massage_td3_ros.td3.checkpoint import CheckpointError, buffer_path, previous_path
 
     plain = action_meta(EnvConfig())  # 2 mm increments in world axes, no base controller
     assert plain["action_increment_m"] == 0.002
