@@ -9,7 +9,10 @@ scores the policy with the part of each action along the surface removed (in the
 world axes it was trained in: x and y zeroed, or the action projected on the
 normal), which says how much the force it holds depends on those moves, and how much
 of its first-contact overshoot comes from them. A policy trained in the surface frame
-(env.action_frame: surface) is read in that frame.
+(env.action_frame: surface) is read in that frame. It also prints how far the three
+axes of the surface frame turn from one control step to the next (the median angle
+over the episode): a surface-frame action means the same move from step to step only
+as far as they hold still.
 
     .venv/bin/python benchmarks/action_axes.py CHECKPOINT [--episodes 40] [--masked]
 """
@@ -55,20 +58,37 @@ class MaskedPolicy(PolicyController):
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
+def turn_deg(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Angle between each row of two sets of unit axes, degrees."""
+    return np.degrees(np.arccos(np.clip(np.sum(before * after, axis=1), -1.0, 1.0)))
+
+
 def spread(env: MassageEnv, controller: PolicyController, episode) -> np.ndarray:
-    """(std of the correction, mean |action|) along, sideways and normal: 2 x 3."""
+    """Rows: the std of the correction, the mean |action| and the median turn of the axes
+    per step (degrees), each along, sideways and normal: 3 x 3."""
     obs, _ = env.reset(seed=episode.seed, options=dict(episode.options))
     controller.reset(env)
     world = env.config.action_frame == "world"
-    corrections, actions, done = [], [], False
+    corrections, actions, turns, done, previous = [], [], [], False, None
     while not done:
         action = controller.act(obs, env)
         axes = surface_axes(env)
+        if previous is not None:
+            turns.append(turn_deg(previous, axes))
+        previous = axes
         actions.append(axes @ action if world else action)  # in the surface frame
         obs, _, terminated, truncated, _ = env.step(action)
         corrections.append(axes @ env.correction_m)
         done = terminated or truncated
-    return np.stack([np.std(corrections, axis=0), np.mean(np.abs(actions), axis=0)])
+    return np.stack([np.std(corrections, axis=0), np.mean(np.abs(actions), axis=0),
+                     np.median(turns, axis=0)])
+
+
+def row_text(row: np.ndarray) -> str:
+    spread_mm, action, turn = row
+    return (f"{' / '.join(f'{v * 1e3:.1f}' for v in spread_mm)} | "
+            f"{' / '.join(f'{v:.2f}' for v in action)} | "
+            f"{' / '.join(f'{v:.2f}' for v in turn)}")
 
 
 def main() -> None:
@@ -85,17 +105,14 @@ def main() -> None:
     print(f"{cpu_label()}; {args.checkpoint}; {len(cases)} training draws of seed "
           f"{args.draw_seed}\n")
     print("| draw | correction std along / sideways / normal [mm] | mean abs action along / "
-          "sideways / normal |")
-    print("|---|---|---|")
+          "sideways / normal | axes' turn per step along / sideways / normal [deg] |")
+    print("|---|---|---|---|")
     rows = []
     for case in cases:
         row = spread(env, controller, case)
         rows.append(row)
-        print(f"| {case.case} | {' / '.join(f'{v * 1e3:.1f}' for v in row[0])} | "
-              f"{' / '.join(f'{v:.2f}' for v in row[1])} |", flush=True)
-    median = np.median(rows, axis=0)
-    print(f"| median | {' / '.join(f'{v * 1e3:.1f}' for v in median[0])} | "
-          f"{' / '.join(f'{v:.2f}' for v in median[1])} |")
+        print(f"| {case.case} | {row_text(row)} |", flush=True)
+    print(f"| median | {row_text(np.median(rows, axis=0))} |")
     env.close()
     if not args.masked:
         return
