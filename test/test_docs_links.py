@@ -15,9 +15,12 @@ FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 def markdown_files() -> list[Path]:
-    skip = {".git", ".venv", "build", "install", "log", "runs"}
+    """The project's pages: not those of tools' hidden folders (.pytest_cache, .venv)
+    or of build and run output, so the count does not depend on what ran before."""
+    skip = {"build", "install", "log", "runs"}
     return sorted(p for p in ROOT.rglob("*.md")
-                  if not skip.intersection(p.relative_to(ROOT).parts))
+                  if not skip.intersection(p.relative_to(ROOT).parts[:-1])
+                  and not any(part.startswith(".") for part in p.relative_to(ROOT).parts[:-1]))
 
 
 def github_anchor(heading: str) -> str:
