@@ -14,13 +14,19 @@ HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
+OUTPUT_FOLDERS = {"build", "install", "log", "runs"}
+
+
+def is_project_page(path: Path) -> bool:
+    """Not a page of a tool's hidden folder (.pytest_cache, .venv) or of build and run
+    output, so the test count does not depend on what ran before."""
+    folders = path.relative_to(ROOT).parts[:-1]
+    return not OUTPUT_FOLDERS.intersection(folders) and not any(
+        folder.startswith(".") for folder in folders)
+
+
 def markdown_files() -> list[Path]:
-    """The project's pages: not those of tools' hidden folders (.pytest_cache, .venv)
-    or of build and run output, so the count does not depend on what ran before."""
-    skip = {"build", "install", "log", "runs"}
-    return sorted(p for p in ROOT.rglob("*.md")
-                  if not skip.intersection(p.relative_to(ROOT).parts[:-1])
-                  and not any(part.startswith(".") for part in p.relative_to(ROOT).parts[:-1]))
+    return sorted(p for p in ROOT.rglob("*.md") if is_project_page(p))
 
 
 def github_anchor(heading: str) -> str:
