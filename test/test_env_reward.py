@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 
 from massage_td3_ros.env.config import EnvConfig
-from massage_td3_ros.env.reward import REWARD_TERMS, RewardWeights, compute_reward
+from massage_td3_ros.env.reward import (OVERSHOOT_CAP, REWARD_TERMS, RewardWeights,
+                                        compute_reward)
 
 # The table's arithmetic with a 5 N band and 15 N fall-off (the defaults: 0 N / 5 N).
 W = dataclasses.replace(RewardWeights.from_config(EnvConfig()), force_falloff_n=15.0)
@@ -40,6 +41,20 @@ def test_penalties():
         pytest.approx(-4 * W.action_rate)
     total, terms = reward(force_n=50.0, unsafe=True)
     assert terms["unsafe"] == -W.unsafe and total < -W.unsafe + 1
+
+
+@pytest.mark.parametrize("force_n, expected", [
+    (20.0, 0.0), (23.0, 0.0), (8.0, 0.0), (38.0, -1.0), (53.0, -2.0), (500.0, -OVERSHOOT_CAP)])
+def test_overshoot_costs_only_above_the_margin_and_without_the_force_term_s_floor(
+        force_n, expected):
+    """Margin 3 N, fall-off 15 N, weight 2: one-sided, linear, capped."""
+    weights = dataclasses.replace(W, overshoot=2.0, overshoot_margin_n=3.0)
+    assert reward(force_n=force_n, weights=weights)[1]["overshoot"] == \
+        pytest.approx(2.0 * expected)
+
+
+def test_overshoot_is_off_by_default():
+    assert reward(force_n=90.0)[1]["overshoot"] == 0.0
 
 
 def test_terms_sum_to_total():

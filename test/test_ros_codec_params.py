@@ -107,7 +107,7 @@ def _raw(codec: StateCodec, fields: dict, label: str, value: float, index: int =
     ("obs", 0, 1e30, r"obs\[0\] \(joint_pos\[0\]\) = 1e\+30 is not in \[-5, 5\]"),
     ("obs", 17, 1.5, r"obs\[17\] \(tool_quat\[0\]\) = 1.5 is not in \[-1, 1\]"),
     ("obs", 53, -1.01, r"obs\[53\] \(last_action\[0\]\)"),
-    ("reward", 0, 1e30, r"reward = 1e\+30 is not in \[-11100, 100\]"),
+    ("reward", 0, 1e30, r"reward = 1e\+30 is not in \[-11900, 100\]"),
     ("reward", 0, -1e39, r"reward = -1e\+39"),
     ("applied_action", 1, 1.5, r"applied_action\[1\] = 1.5 is not in \[-1, 1\]"),
     ("first", 0, 0.5, r"first = 0.5 is not a whole number in \[0, 1\]"),
@@ -151,7 +151,8 @@ def test_reward_bounds_are_the_reward_s_range_over_every_allowed_weight():
         wrong_link=high["reward_wrong_link_weight"],
         contact_lost=high["reward_contact_lost_weight"], lateral=high["reward_lateral_weight"],
         lateral_scale_m=0.001, action_rate=high["reward_action_rate_weight"],
-        unsafe=high["reward_unsafe_penalty"])
+        unsafe=high["reward_unsafe_penalty"], overshoot=high["reward_overshoot_weight"],
+        overshoot_margin_n=0.0)
     worst, _ = compute_reward(force_n=100.0, target_force_n=0.0, band_n=0.0, wrong_link=True,
                               contact_lost=True, lateral_error_m=1.0, action=[1, 1, 1],
                               previous_action=[-1, -1, -1], unsafe=True, weights=weights)

@@ -176,6 +176,12 @@ class EnvConfig:
                                              "(mean squared action change).", 0.0, 100.0)
     reward_unsafe_penalty: float = param(100.0, "Penalty on the step that exceeds the "
                                          "safety force limit (ends the episode).", 0.0, 1.0e4)
+    reward_overshoot_weight: float = param(0.0, "Weight of the overshoot penalty: force "
+                                           "above the target by more than the margin costs "
+                                           "this per fall-off, without the force-band term's "
+                                           "floor (0: off).", 0.0, 100.0)
+    reward_overshoot_margin_n: float = param(3.0, "Force above the target that the overshoot "
+                                             "penalty leaves free.", 0.0, 30.0)
 
     # --- people (randomisation) --------------------------------------------------
     # Adult ranges: standing height 1.50-1.95 m spans about the 2nd percentile of women

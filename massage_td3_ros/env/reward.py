@@ -11,10 +11,13 @@ contact_lost   -1 if the tool has no contact after the grace time               
 lateral        -min((e_lat / lateral_scale)^2, 4)                               lateral
 action_rate    -mean((a_t - a_{t-1})^2)                                         action_rate
 unsafe         -1 on the step whose force exceeds the safety limit              unsafe
+overshoot      -min(max(0, F - F* - margin)/fall, OVERSHOOT_CAP)                overshoot
 =============  ==============================================================  ==========
 
 ``band`` is the reward's band (``reward_force_band_n``, 0 by default), not the comfort
-band of the metrics.
+band of the metrics. ``overshoot`` is one-sided: too much pressure hurts, too little
+only does less, and the force-band term's floor of -1 prices a 12 N overshoot like a
+6 N one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 REWARD_TERMS = ("force_band", "wrong_link", "contact_lost", "lateral", "action_rate",
-                "unsafe")
+                "unsafe", "overshoot")
+OVERSHOOT_CAP = 8.0  # in fall-offs: bounds the term (the ROS codec checks the reward's range)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class RewardWeights:
     lateral_scale_m: float = 0.03
     action_rate: float = 0.1
     unsafe: float = 100.0
+    overshoot: float = 0.0
+    overshoot_margin_n: float = 3.0
 
     @classmethod
     def from_config(cls, config) -> RewardWeights:
@@ -50,7 +56,9 @@ class RewardWeights:
                    lateral=config.reward_lateral_weight,
                    lateral_scale_m=config.reward_lateral_scale_m,
                    action_rate=config.reward_action_rate_weight,
-                   unsafe=config.reward_unsafe_penalty)
+                   unsafe=config.reward_unsafe_penalty,
+                   overshoot=config.reward_overshoot_weight,
+                   overshoot_margin_n=config.reward_overshoot_margin_n)
 
 
 def force_band_score(force_n: float, target_force_n: float, band_n: float,
@@ -60,6 +68,12 @@ def force_band_score(force_n: float, target_force_n: float, band_n: float,
     if excess <= 0.0:
         return 1.0
     return max(-1.0, 1.0 - excess / falloff_n)
+
+
+def overshoot_score(force_n: float, target_force_n: float, margin_n: float,
+                    falloff_n: float) -> float:
+    """Force above target + margin in fall-offs, 0 below it, at most OVERSHOOT_CAP."""
+    return min(max(0.0, force_n - target_force_n - margin_n) / falloff_n, OVERSHOOT_CAP)
 
 
 def compute_reward(*, force_n: float, target_force_n: float, band_n: float,
@@ -78,5 +92,7 @@ def compute_reward(*, force_n: float, target_force_n: float, band_n: float,
         "lateral": -weights.lateral * lateral,
         "action_rate": -weights.action_rate * float(np.mean(change ** 2)),
         "unsafe": -weights.unsafe * float(bool(unsafe)),
+        "overshoot": -weights.overshoot * overshoot_score(
+            force_n, target_force_n, weights.overshoot_margin_n, weights.force_falloff_n),
     }
     return float(sum(terms.values())), terms

@@ -82,14 +82,16 @@ INFO_BOUNDS: dict[str, Bound] = {
 def reward_bounds() -> tuple[float, float]:
     """The range of env/reward.compute_reward over every weight EnvConfig allows (the
     agent does not know the sim's weights): each term is at most its weight in size,
-    the lateral and action-rate terms at most 4 times it, and only force_band is
-    positive."""
+    the lateral and action-rate terms at most 4 times it, overshoot OVERSHOOT_CAP
+    times it, and only force_band is positive."""
     from massage_td3_ros.env.config import EnvConfig
+    from massage_td3_ros.env.reward import OVERSHOOT_CAP
 
     high = {f.name: f.metadata["high"] for f in dataclasses.fields(EnvConfig)}
     penalties = (high["reward_force_weight"] + high["reward_wrong_link_weight"]
                  + high["reward_contact_lost_weight"] + 4.0 * high["reward_lateral_weight"]
-                 + 4.0 * high["reward_action_rate_weight"] + high["reward_unsafe_penalty"])
+                 + 4.0 * high["reward_action_rate_weight"] + high["reward_unsafe_penalty"]
+                 + OVERSHOOT_CAP * high["reward_overshoot_weight"])
     return -float(penalties), float(high["reward_force_weight"])
 
 
