@@ -5,8 +5,7 @@ import dataclasses
 import pytest
 
 from massage_td3_ros.env.config import EnvConfig
-from massage_td3_ros.env.reward import (OVERSHOOT_CAP, REWARD_TERMS, RewardWeights,
-                                        compute_reward)
+from massage_td3_ros.env.reward import OVERSHOOT_CAP, REWARD_TERMS, RewardWeights, compute_reward
 
 # The table's arithmetic with a 5 N band and 15 N fall-off (the defaults: 0 N / 5 N).
 W = dataclasses.replace(RewardWeights.from_config(EnvConfig()), force_falloff_n=15.0)
