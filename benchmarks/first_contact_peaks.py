@@ -19,17 +19,13 @@ import numpy as np
 
 from massage_td3_ros.config import load_config
 from massage_td3_ros.env.massage_env import MassageEnv
+from massage_td3_ros.env.metrics import tool_touches
 from massage_td3_ros.evaluation.controllers import make_controller
 from massage_td3_ros.evaluation.evaluate import env_config_for
 from massage_td3_ros.evaluation.suites import suite_episodes
 from massage_td3_ros.td3.cpu import cpu_label
 
 LEAD_IN = 3  # actions printed before the peak
-
-
-def touching(info: dict) -> bool:
-    """Contact as metrics.EpisodeMetrics counts it for the first-contact overshoot."""
-    return info["tissue_region"] >= 0 or info["contact_link"] == -2.0
 
 
 def first_second(env: MassageEnv, controller, episode) -> tuple[np.ndarray, np.ndarray,
@@ -45,7 +41,7 @@ def first_second(env: MassageEnv, controller, episode) -> tuple[np.ndarray, np.n
         forces.append(info["force_n"])
         targets.append(info["target_force_n"])
         actions.append(action)
-        if touched is None and touching(info):
+        if touched is None and tool_touches(info):
             touched = step
         if terminated or truncated or (touched is not None and step >= touched + window):
             break
@@ -95,6 +91,7 @@ def main() -> None:
           f"first {args.early} steps of contact (mean {mean(1, early):.1f} N, largest action "
           f"entry up to the peak {mean(2, early):.2f} on average), {int((~early).sum())} "
           f"later (mean {mean(1, ~early):.1f} N)")
+
 
 if __name__ == "__main__":
     main()

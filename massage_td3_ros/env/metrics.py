@@ -37,6 +37,13 @@ STEP_INFO_KEYS: tuple[str, ...] = (
 )
 
 
+def tool_touches(step_info: Mapping[str, float]) -> bool:
+    """Whether the tool touches the body at this step (a tissue region under it, or the
+    tool as the touching link): what the first-contact overshoot counts from."""
+    region = int(round(float(step_info.get("tissue_region", -1.0))))
+    return region >= 0 or float(step_info.get("contact_link", -1.0)) == -2.0
+
+
 class EpisodeMetrics:
     """Accumulates STEP_INFO_KEYS values over one episode.
 
@@ -70,7 +77,7 @@ class EpisodeMetrics:
         # Older senders (and hand-made infos) may lack the newer keys: no region, no step.
         region = int(round(float(step_info.get("tissue_region", -1.0))))
         self._region.append(region)
-        self._contact.append(region >= 0 or float(step_info.get("contact_link", -1.0)) == -2.0)
+        self._contact.append(tool_touches(step_info))
         if float(step_info.get("target_step", 0.0)) > 0.5:
             self._target_steps.append(len(self._force) - 1)
         self._over_force += int(step_info["over_force"] > 0.5)
